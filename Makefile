@@ -1,0 +1,90 @@
+# sio: Socket.IO for the shell. One hand-written GNU Makefile; objects are
+# built in-tree. `make help` lists the targets.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+WERROR ?= 1
+VERSION := 0.1.0
+
+# libev, http-parser, wslay and jq 1.6 ship no .pc file on Debian 12.
+EV_LIBS ?= -lev
+HTTP_PARSER_LIBS ?= -lhttp_parser
+WSLAY_LIBS ?= -lwslay
+JQ_LIBS ?= -ljq
+SSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
+SSL_LIBS ?= $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+endif
+OPT ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
+	-DSIO_VERSION='"$(VERSION)"' $(SSL_CFLAGS) -Ilib
+LDFLAGS += $(SANFLAGS)
+LIBS := $(WSLAY_LIBS) $(EV_LIBS) $(HTTP_PARSER_LIBS) $(JQ_LIBS) $(SSL_LIBS) -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:.c=.o)
+BINS := $(patsubst %.c,%,$(wildcard cmd/*.c))
+UNIT_SRC := $(wildcard tests/unit/*_test.c)
+UNIT_BINS := $(UNIT_SRC:.c=)
+
+SONAME := libsio.so.0
+
+.PHONY: all deps run test check unit cli interop lint clean help
+all: .deps-ok lib/libsio.a lib/$(SONAME) $(BINS)
+
+help:
+	@echo "make          build libsio and the tools (installs missing Debian packages)"
+	@echo "make run      start the hub on 127.0.0.1:3000 in the foreground"
+	@echo "make test     build, then run every test; ends with 'N passed, N failed'"
+	@echo "make check    unit tests only"
+	@echo "make deps     install what is missing from Debian and npm"
+
+# `make deps` installs only what is missing, so it is cheap to call often.
+# .deps-ok records a finished run; remove it to check again.
+deps:
+	@tests/deps.sh
+	@touch .deps-ok
+.deps-ok:
+	@tests/deps.sh
+	@touch $@
+
+lib/libsio.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+lib/$(SONAME): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LIBS)
+	ln -sf $(SONAME) lib/libsio.so
+
+# The tools find libsio next to them in-tree and after `make install`.
+cmd/%: cmd/%.o lib/$(SONAME)
+	$(CC) $(LDFLAGS) -o $@ $< -Llib -lsio -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+
+tests/unit/%_test: tests/unit/%_test.c lib/libsio.a tests/t.h
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< lib/libsio.a $(LIBS)
+
+run: all
+	cmd/sio-hub --bind 127.0.0.1 --port 3000 $(HUB_ARGS)
+
+test: all $(UNIT_BINS)
+	@tests/run.sh
+
+check: all $(UNIT_BINS)
+	@tests/run.sh unit
+
+lint:
+	shellcheck tests/*.sh tests/cli/*.sh
+	mandoc -Tlint -Wwarning man/*.[17]
+
+clean:
+	rm -f lib/*.o lib/*.d cmd/*.o cmd/*.d lib/libsio.a lib/libsio.so lib/$(SONAME) \
+		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok
+
+-include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNIT_SRC:.c=.d)

@@ -1,0 +1,153 @@
+#include "conn.h"
+#include "hub.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A connection reads this much at a time and holds at most in_limit. */
+#define READ_CHUNK 16384
+
+static size_t
+in_limit(struct sio_conn *c)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(c->hub);
+	return cfg->max_payload + cfg->max_header_bytes + READ_CHUNK;
+}
+
+static void
+conn_read_cb(EV_P_ ev_io *w, int revents)
+{
+	struct sio_conn *c = SIO_CONTAINER_OF(w, struct sio_conn, rio);
+	(void)EV_A;
+	(void)revents;
+
+	if (c->in.len >= in_limit(c)) {
+		/* The layer above is not consuming: stop reading (back-pressure). */
+		sio_conn_pause_reading(c, true);
+		return;
+	}
+	sio_buf_reserve(&c->in, READ_CHUNK);
+	ssize_t r = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		sio_conn_close(c, "transport error");
+		return;
+	}
+	if (r == 0) {
+		sio_conn_close(c, "transport close");
+		return;
+	}
+	c->in.len += (size_t)r;
+	c->in.data[c->in.len] = '\0';
+	if (c->mode == SIO_CONN_HTTP)
+		sio_web_process(c);
+	else
+		sio_ws_process(c);
+}
+
+static void
+conn_write_cb(EV_P_ ev_io *w, int revents)
+{
+	struct sio_conn *c = SIO_CONTAINER_OF(w, struct sio_conn, wio);
+	(void)EV_A;
+	(void)revents;
+	sio_conn_flush(c);
+}
+
+struct sio_conn *
+sio_conn_new(struct sio_hub *hub, int fd)
+{
+	struct sio_conn *c = sio_xcalloc(1, sizeof *c);
+	struct ev_loop *loop = sio_hub_loop(hub);
+
+	c->fd = fd;
+	c->hub = hub;
+	c->mode = SIO_CONN_HTTP;
+	sio_net_peer(fd, c->peer, sizeof c->peer);
+	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	ev_io_start(loop, &c->rio);
+	return c;
+}
+
+void
+sio_conn_pause_reading(struct sio_conn *c, bool pause)
+{
+	if (c->closed || pause == c->reading_paused)
+		return;
+	c->reading_paused = pause;
+	if (pause)
+		ev_io_stop(sio_hub_loop(c->hub), &c->rio);
+	else
+		ev_io_start(sio_hub_loop(c->hub), &c->rio);
+}
+
+void
+sio_conn_want_flush(struct sio_conn *c)
+{
+	if (!c->closed)
+		sio_hub_schedule_flush(c->hub, c);
+}
+
+void
+sio_conn_flush(struct sio_conn *c)
+{
+	struct ev_loop *loop = sio_hub_loop(c->hub);
+
+	if (c->closed)
+		return;
+	int rc = sio_outq_flush(&c->out, c->fd);
+	if (rc == SIO_EAGAIN) {
+		ev_io_start(loop, &c->wio);
+		return;
+	}
+	ev_io_stop(loop, &c->wio);
+	if (rc != SIO_OK) {
+		sio_conn_close(c, "transport error");
+		return;
+	}
+	if (c->close_after_flush) {
+		/* Let the peer see our last bytes before the FIN. */
+		shutdown(c->fd, SHUT_WR);
+		sio_conn_close(c, "closed");
+	}
+}
+
+void
+sio_conn_close(struct sio_conn *c, const char *reason)
+{
+	struct ev_loop *loop = sio_hub_loop(c->hub);
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	ev_io_stop(loop, &c->rio);
+	ev_io_stop(loop, &c->wio);
+	ev_timer_stop(loop, &c->timer);
+	sio_log_debug("%s: connection closed (%s)", c->peer, reason);
+	if (c->on_close)
+		c->on_close(c, reason);
+	close(c->fd);
+	c->fd = -1;
+	sio_hub_bury(c->hub, c);
+}
+
+void
+sio_conn_free(struct sio_conn *c)
+{
+	sio_outq_clear(&c->out);
+	sio_buf_free(&c->in);
+	sio_web_req_reset(&c->req);
+	sio_buf_free(&c->req.url);
+	sio_buf_free(&c->req.headers);
+	sio_buf_free(&c->req.body);
+	sio_buf_free(&c->ws_msg);
+	if (c->ws)
+		wslay_event_context_free(c->ws);
+	free(c);
+}

@@ -1,0 +1,840 @@
+#include "eio.h"
+#include "conn.h"
+#include "hub.h"
+#include "log.h"
+#include "pkt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <uthash.h>
+
+/* Error codes of the reference server, sent as {"code":N,"message":...}. */
+enum {
+	EIO_ERR_TRANSPORT = 0,
+	EIO_ERR_SID = 1,
+	EIO_ERR_METHOD = 2,
+	EIO_ERR_BAD_REQUEST = 3,
+	EIO_ERR_FORBIDDEN = 4,
+	EIO_ERR_VERSION = 5,
+};
+
+static const char *eio_err_msg[] = {
+	"Transport unknown", "Session ID unknown", "Bad handshake method",
+	"Bad request", "Forbidden", "Unsupported protocol version",
+};
+
+struct sio_eio_server {
+	struct sio_hub *hub;
+	char *path;
+	const struct sio_eio_handler *h;
+	void *user;
+	struct sio_eio_session *sessions;	/* uthash by sid */
+	size_t count;
+};
+
+struct sio_eio_session {
+	char sid[21];
+	struct sio_eio_server *srv;
+	bool ws_transport;		/* upgraded, or opened as WebSocket */
+	bool closed;			/* on_close has run */
+	bool closing;			/* polling: a close waits for the next GET */
+	struct sio_conn *ws;		/* the WebSocket transport */
+	struct sio_conn *probe;		/* a WebSocket being upgraded to */
+	struct sio_conn *poll;		/* a parked long-poll GET */
+	struct sio_pkt **q;		/* packets waiting for a GET */
+	size_t qn, qcap, qbytes;
+	ev_timer hb;			/* next ping, or the pong deadline */
+	ev_timer upgrade_timer;
+	ev_tstamp ping_at;		/* when the current heartbeat round started */
+	bool awaiting_pong;
+	void *user;
+	char peer[64];
+	UT_hash_handle hh;
+};
+
+/* Packets every session sends: shared, never freed. */
+static struct sio_pkt *pkt_ping, *pkt_noop, *pkt_close, *pkt_pong_probe;
+
+static struct sio_pkt *
+static_pkt(const char *s)
+{
+	struct sio_pkt *p = sio_pkt_from(false, s, strlen(s));
+	p->refs = UINT32_MAX / 2;	/* never reaches zero */
+	return p;
+}
+
+static void session_finish(struct sio_eio_session *s);
+enum close_mode { CLOSE_BY_CLIENT, CLOSE_CLIENT_PACKET, CLOSE_ERROR, CLOSE_GRACEFUL };
+static void session_close(struct sio_eio_session *s, const char *reason, enum close_mode mode);
+static void session_destroy(void *arg);
+static void heartbeat_cb(EV_P_ ev_timer *w, int revents);
+
+struct sio_eio_server *
+sio_eio_server_new(struct sio_hub *hub, const char *path,
+    const struct sio_eio_handler *h, void *user)
+{
+	struct sio_eio_server *srv = sio_xcalloc(1, sizeof *srv);
+
+	if (!pkt_ping) {
+		pkt_ping = static_pkt("2");
+		pkt_noop = static_pkt("6");
+		pkt_close = static_pkt("1");
+		pkt_pong_probe = static_pkt("3probe");
+	}
+	srv->hub = hub;
+	srv->path = sio_xstrdup(path);
+	srv->h = h;
+	srv->user = user;
+	return srv;
+}
+
+void
+sio_eio_server_free(struct sio_eio_server *srv)
+{
+	if (!srv)
+		return;
+	sio_eio_close_all(srv, "server shutting down");
+	free(srv->path);
+	free(srv);
+}
+
+const char *
+sio_eio_server_path(const struct sio_eio_server *srv)
+{
+	return srv->path;
+}
+
+size_t
+sio_eio_count(const struct sio_eio_server *srv)
+{
+	return srv->count;
+}
+
+void
+sio_eio_set_user(struct sio_eio_session *s, void *user)
+{
+	s->user = user;
+}
+
+void *
+sio_eio_user(const struct sio_eio_session *s)
+{
+	return s->user;
+}
+
+const char *
+sio_eio_sid(const struct sio_eio_session *s)
+{
+	return s->sid;
+}
+
+const char *
+sio_eio_transport(const struct sio_eio_session *s)
+{
+	return s->ws_transport ? "websocket" : "polling";
+}
+
+const char *
+sio_eio_peer(const struct sio_eio_session *s)
+{
+	return s->peer;
+}
+
+/* ---- HTTP answers ------------------------------------------------------ */
+
+/* CORS headers for an allowed Origin, into b. */
+static void
+cors_headers(struct sio_conn *c, struct sio_buf *b)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(c->hub);
+	const char *origin = sio_web_header(&c->req, "origin");
+
+	if (!origin || cfg->ncors == 0)
+		return;
+	for (size_t i = 0; i < cfg->ncors; i++) {
+		if (strcmp(cfg->cors[i], "*") == 0 || strcmp(cfg->cors[i], origin) == 0) {
+			/* Reflect the origin: credentials forbid the "*" form. */
+			for (const char *p = origin; *p; p++)
+				if (*p == '\r' || *p == '\n')
+					return;
+			sio_buf_printf(b, "Access-Control-Allow-Origin: %s\r\n"
+			    "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n", origin);
+			return;
+		}
+	}
+}
+
+static void
+respond(struct sio_conn *c, int status, const char *ctype, const void *body, size_t len)
+{
+	struct sio_buf h = SIO_BUF_INIT;
+
+	cors_headers(c, &h);
+	if (status == 200)
+		sio_buf_adds(&h, "Cache-Control: no-store\r\n");
+	sio_web_respond(c, status, ctype, h.data, body, len);
+	sio_buf_free(&h);
+	sio_web_response_done(c);
+}
+
+static void
+respond_error(struct sio_conn *c, int code)
+{
+	char body[96];
+	int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}",
+	    code, eio_err_msg[code]);
+	sio_log_debug("%s: Engine.IO refused: %s", c->peer, eio_err_msg[code]);
+	if (c->mode == SIO_CONN_HTTP && sio_ws_is_upgrade(&c->req)) {
+		/* A refused upgrade is not kept alive: the client sees the close. */
+		c->req.keep_alive = false;
+	}
+	respond(c, code == EIO_ERR_FORBIDDEN ? 403 : 400, "application/json", body, (size_t)n);
+}
+
+static void
+queue_pkt(struct sio_eio_session *s, struct sio_pkt *p)
+{
+	if (s->qn == s->qcap) {
+		s->qcap = s->qcap ? s->qcap * 2 : 8;
+		s->q = sio_xrealloc(s->q, s->qcap * sizeof *s->q);
+	}
+	s->q[s->qn++] = p;
+	s->qbytes += p->len;
+}
+
+/* Writes the queued packets as one payload to a parked or fresh GET. */
+static void
+answer_poll(struct sio_eio_session *s, struct sio_conn *c)
+{
+	struct sio_buf h = SIO_BUF_INIT;
+	size_t total = 0;
+
+	if (s->qn == 0)
+		queue_pkt(s, sio_pkt_ref(pkt_noop));	/* release the GET */
+	for (size_t i = 0; i < s->qn; i++) {
+		size_t len;
+		sio_pkt_poll_form(s->q[i], &len);
+		total += len + (i > 0);
+	}
+	cors_headers(c, &h);
+	sio_buf_adds(&h, "Cache-Control: no-store\r\n");
+	sio_web_respond_head(c, 200, "text/plain; charset=UTF-8", h.data, total);
+	sio_buf_free(&h);
+	for (size_t i = 0; i < s->qn; i++) {
+		struct sio_pkt *p = s->q[i];
+		size_t len;
+		const uint8_t *f = sio_pkt_poll_form(p, &len);
+		if (i > 0)
+			sio_outq_push(&c->out, "\x1e", 1, SIO_REF_STATIC, NULL);
+		if (p->binary)
+			sio_outq_push(&c->out, f, len, SIO_REF_RC, sio_rc_ref(p->b64));
+		else
+			sio_outq_push(&c->out, f, len, SIO_REF_PKT, sio_pkt_ref(p));
+		sio_pkt_unref(p);
+	}
+	s->qn = 0;
+	s->qbytes = 0;
+	if (s->poll == c)
+		s->poll = NULL;
+	c->session = NULL;
+	c->on_close = NULL;
+	sio_conn_want_flush(c);
+	sio_web_resume(c);
+}
+
+/* A parked GET's connection closed under it: the client went away. */
+static void
+poll_conn_closed(struct sio_conn *c, const char *reason)
+{
+	struct sio_eio_session *s = c->session;
+	(void)reason;
+	if (s && s->poll == c) {
+		s->poll = NULL;
+		c->session = NULL;
+		session_close(s, "transport close", CLOSE_BY_CLIENT);
+	}
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+static void
+heartbeat_arm(struct sio_eio_session *s, ev_tstamp at)
+{
+	struct ev_loop *loop = sio_hub_loop(s->srv->hub);
+	ev_tstamp d = at - ev_now(loop);
+	ev_timer_stop(loop, &s->hb);
+	ev_timer_set(&s->hb, d > 0 ? d : 0.0001, 0.);
+	ev_timer_start(loop, &s->hb);
+}
+
+static void
+heartbeat_restart(struct sio_eio_session *s)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+	s->awaiting_pong = false;
+	s->ping_at = ev_now(sio_hub_loop(s->srv->hub)) + cfg->ping_interval / 1000.0;
+	heartbeat_arm(s, s->ping_at);
+}
+
+static void
+enqueue(struct sio_eio_session *s, struct sio_pkt *p)
+{
+	if (s->ws_transport && s->ws) {
+		sio_ws_send(s->ws, p);
+		return;
+	}
+	queue_pkt(s, p);
+	if (s->poll)
+		answer_poll(s, s->poll);
+}
+
+static void
+heartbeat_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_eio_session *s = SIO_CONTAINER_OF(w, struct sio_eio_session, hb);
+	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+	(void)EV_A;
+	(void)revents;
+
+	if (s->closed) {
+		session_finish(s);	/* the buffered close was never fetched */
+		return;
+	}
+	if (s->awaiting_pong) {
+		sio_eio_close(s, "ping timeout");
+		return;
+	}
+	s->awaiting_pong = true;
+	/* The deadline counts from when the ping was due, so late timers do
+	 * not stretch a session's life past interval + timeout. */
+	heartbeat_arm(s, s->ping_at + cfg->ping_timeout / 1000.0);
+	enqueue(s, sio_pkt_ref(pkt_ping));
+}
+
+/* True when the pong deadline has passed (the timer may not have run). */
+static bool
+expired(struct sio_eio_session *s)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+	struct ev_loop *loop = sio_hub_loop(s->srv->hub);
+
+	if (!s->awaiting_pong)
+		return false;
+	ev_now_update(loop);
+	if (ev_now(loop) >= s->ping_at + cfg->ping_timeout / 1000.0) {
+		sio_eio_close(s, "ping timeout");
+		return true;
+	}
+	return false;
+}
+
+static struct sio_eio_session *
+session_new(struct sio_eio_server *srv, struct sio_conn *c)
+{
+	struct sio_eio_session *s = sio_xcalloc(1, sizeof *s);
+	struct sio_eio_session *dup;
+
+	do {
+		if (sio_random_id(s->sid, 20) != SIO_OK) {
+			free(s);
+			return NULL;
+		}
+		HASH_FIND_STR(srv->sessions, s->sid, dup);
+	} while (dup);
+	s->srv = srv;
+	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
+	ev_init(&s->hb, heartbeat_cb);
+	HASH_ADD_STR(srv->sessions, sid, s);
+	srv->count++;
+	heartbeat_restart(s);
+	return s;
+}
+
+static void
+open_packet(struct sio_eio_session *s, struct sio_buf *b)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+	sio_buf_printf(b, "0{\"sid\":\"%s\",\"upgrades\":%s,\"pingInterval\":%d,"
+	    "\"pingTimeout\":%d,\"maxPayload\":%zu}", s->sid,
+	    !s->ws_transport && cfg->websocket ? "[\"websocket\"]" : "[]",
+	    cfg->ping_interval, cfg->ping_timeout, cfg->max_payload);
+}
+
+static void ws_message(struct sio_conn *c, bool binary, const uint8_t *p, size_t n);
+static void ws_conn_closed(struct sio_conn *c, const char *reason);
+
+/*
+ * Closes the session. CLOSE_BY_CLIENT: the client sent a close packet or
+ * its transport went away, so nothing more is sent. CLOSE_ERROR: a close
+ * packet is sent where a transport is ready for it; queued packets are
+ * dropped. CLOSE_GRACEFUL: queued packets go first, and a polling client
+ * with no GET waiting may fetch them (and the close) for a short while,
+ * as the reference server drains its buffer before closing.
+ */
+static void
+session_close(struct sio_eio_session *s, const char *reason, enum close_mode mode)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	sio_log_debug("%s: session %s closed (%s)", s->peer, s->sid, reason);
+	ev_timer_stop(sio_hub_loop(s->srv->hub), &s->hb);
+	ev_timer_stop(sio_hub_loop(s->srv->hub), &s->upgrade_timer);
+
+	if (s->probe) {
+		struct sio_conn *p = s->probe;
+		s->probe = NULL;
+		p->session = NULL;
+		sio_ws_close(p, 1000);
+	}
+	if (s->ws) {
+		struct sio_conn *w = s->ws;
+		s->ws = NULL;
+		w->session = NULL;
+		if (mode != CLOSE_BY_CLIENT && mode != CLOSE_CLIENT_PACKET)
+			sio_ws_send(w, sio_pkt_ref(pkt_close));
+		sio_ws_close(w, 1000);
+	}
+	if (mode != CLOSE_GRACEFUL) {
+		for (size_t i = 0; i < s->qn; i++)
+			sio_pkt_unref(s->q[i]);
+		s->qn = 0;
+	}
+	if (s->poll) {
+		/* The waiting GET learns of the close: a noop when the client
+		 * asked for it, a close packet when the server decided. */
+		bool by_client = mode == CLOSE_BY_CLIENT || mode == CLOSE_CLIENT_PACKET;
+		queue_pkt(s, sio_pkt_ref(by_client ? pkt_noop : pkt_close));
+		answer_poll(s, s->poll);
+	} else if (!s->ws_transport && (mode == CLOSE_CLIENT_PACKET ||
+	    (mode == CLOSE_GRACEFUL && s->qn > 0))) {
+		/* A GET may be on its way: a client's POST "1" and its GET race,
+		 * and libev may hand us the POST first. Keep the session's last
+		 * words for it a little while. */
+		queue_pkt(s, sio_pkt_ref(mode == CLOSE_CLIENT_PACKET ? pkt_noop : pkt_close));
+		s->closing = true;
+	}
+	if (s->srv->h->on_close)
+		s->srv->h->on_close(s, reason, s->srv->user);
+	if (s->closing) {
+		const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+		double grace = mode == CLOSE_CLIENT_PACKET ? 1.0 :
+		    (cfg->ping_interval + cfg->ping_timeout) / 1000.0;
+		heartbeat_arm(s, ev_now(sio_hub_loop(s->srv->hub)) + grace);
+		return;
+	}
+	session_finish(s);
+}
+
+void
+sio_eio_close(struct sio_eio_session *s, const char *reason)
+{
+	session_close(s, reason, CLOSE_ERROR);
+}
+
+void
+sio_eio_close_graceful(struct sio_eio_session *s, const char *reason)
+{
+	session_close(s, reason, CLOSE_GRACEFUL);
+}
+
+/* Removes the session from the table; freed before the loop blocks. */
+static void
+session_finish(struct sio_eio_session *s)
+{
+	struct sio_eio_server *srv = s->srv;
+	ev_timer_stop(sio_hub_loop(srv->hub), &s->hb);
+	s->closing = false;
+	HASH_DEL(srv->sessions, s);
+	srv->count--;
+	sio_hub_defer(srv->hub, session_destroy, s);
+}
+
+static void
+session_destroy(void *arg)
+{
+	struct sio_eio_session *s = arg;
+	for (size_t i = 0; i < s->qn; i++)
+		sio_pkt_unref(s->q[i]);
+	free(s->q);
+	free(s);
+}
+
+void
+sio_eio_close_all(struct sio_eio_server *srv, const char *reason)
+{
+	struct sio_eio_session *s, *tmp;
+	HASH_ITER(hh, srv->sessions, s, tmp) {
+		if (s->closing)
+			session_finish(s);
+		else
+			sio_eio_close_graceful(s, reason);
+	}
+}
+
+int
+sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+
+	if (s->closed) {
+		sio_pkt_unref(p);
+		return SIO_ECLOSED;
+	}
+	size_t queued = s->ws_transport && s->ws ? s->ws->out.bytes : s->qbytes;
+	if (queued + p->len > cfg->max_output) {
+		sio_pkt_unref(p);
+		sio_log_warn("%s: session %s dropped: %zu bytes queued, over the output limit",
+		    s->peer, s->sid, queued);
+		sio_eio_close(s, "slow consumer");
+		return SIO_ELIMIT;
+	}
+	enqueue(s, p);
+	return SIO_OK;
+}
+
+/* ---- incoming packets -------------------------------------------------- */
+
+/*
+ * Handles one Engine.IO packet from the client, on any transport.
+ * Returns false when the session was closed by it.
+ */
+static bool
+on_packet(struct sio_eio_session *s, bool binary, const uint8_t *p, size_t n)
+{
+	struct sio_eio_server *srv = s->srv;
+
+	if (s->closed)
+		return false;
+	if (binary) {
+		srv->h->on_message(s, true, p, n, srv->user);
+		return !s->closed;
+	}
+	if (n == 0) {
+		sio_eio_close(s, "parse error");
+		return false;
+	}
+	switch (p[0]) {
+	case '1':
+		session_close(s, "transport close", CLOSE_CLIENT_PACKET);
+		return false;
+	case '2':
+		/* v4: the server pings; a client ping is misuse. */
+		sio_eio_close(s, "parse error");
+		return false;
+	case '3':
+		if (s->awaiting_pong)
+			heartbeat_restart(s);
+		return true;
+	case '4':
+		srv->h->on_message(s, false, p + 1, n - 1, srv->user);
+		return !s->closed;
+	case '5':
+	case '6':
+		return true;
+	default:
+		sio_eio_close(s, "parse error");
+		return false;
+	}
+}
+
+static void
+handle_post(struct sio_eio_session *s, struct sio_conn *c)
+{
+	const char *ct = sio_web_header(&c->req, "content-type");
+	struct sio_buf bin = SIO_BUF_INIT;
+
+	if (ct && strncasecmp(ct, "application/octet-stream", 24) == 0) {
+		sio_eio_close(s, "parse error");
+		respond_error(c, EIO_ERR_BAD_REQUEST);
+		return;
+	}
+	const uint8_t *body = (const uint8_t *)c->req.body.data;
+	size_t len = c->req.body.len, off = 0;
+	bool ok = len > 0;
+	while (ok && off <= len) {
+		const uint8_t *sep = memchr(body + off, 0x1e, len - off);
+		size_t plen = sep ? (size_t)(sep - (body + off)) : len - off;
+		const uint8_t *pk = body + off;
+		if (plen > 0 && pk[0] == 'b') {
+			sio_buf_reset(&bin);
+			if (sio_base64_decode(&bin, (const char *)pk + 1, plen - 1) != SIO_OK) {
+				sio_eio_close(s, "parse error");
+				ok = false;
+				break;
+			}
+			ok = on_packet(s, true, (const uint8_t *)bin.data, bin.len);
+		} else {
+			if (!sio_utf8_valid(pk, plen)) {
+				sio_eio_close(s, "parse error");
+				ok = false;
+				break;
+			}
+			ok = on_packet(s, false, pk, plen);
+		}
+		if (!sep)
+			break;
+		off += plen + 1;
+	}
+	if (len == 0)
+		sio_eio_close(s, "parse error");
+	sio_buf_free(&bin);
+	if (!ok && s->closed && !(len > 0 && body[0] == '1')) {
+		respond_error(c, EIO_ERR_BAD_REQUEST);
+		return;
+	}
+	respond(c, 200, "text/html", "ok", 2);
+}
+
+static void
+handle_get(struct sio_eio_session *s, struct sio_conn *c)
+{
+	if (s->poll) {
+		/* One GET at a time: a second one ends the session (ref). */
+		respond_error(c, EIO_ERR_BAD_REQUEST);
+		sio_eio_close(s, "transport error");
+		return;
+	}
+	if (s->qn > 0 || s->probe) {
+		answer_poll(s, c);
+		return;
+	}
+	s->poll = c;
+	c->session = s;
+	c->parked = true;
+	c->on_close = poll_conn_closed;
+}
+
+/* ---- WebSocket transport ----------------------------------------------- */
+
+static void
+upgrade_timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_eio_session *s = SIO_CONTAINER_OF(w, struct sio_eio_session, upgrade_timer);
+	(void)EV_A;
+	(void)revents;
+	if (s->probe) {
+		struct sio_conn *p = s->probe;
+		s->probe = NULL;
+		p->session = NULL;
+		sio_ws_close(p, 1000);
+		if (s->poll && s->qn > 0)
+			answer_poll(s, s->poll);
+	}
+}
+
+static void
+ws_conn_closed(struct sio_conn *c, const char *reason)
+{
+	struct sio_eio_session *s = c->session;
+	(void)reason;
+	if (!s)
+		return;
+	c->session = NULL;
+	if (s->probe == c) {
+		s->probe = NULL;
+		ev_timer_stop(sio_hub_loop(s->srv->hub), &s->upgrade_timer);
+		if (s->poll && s->qn > 0)
+			answer_poll(s, s->poll);
+		return;
+	}
+	if (s->ws == c) {
+		s->ws = NULL;
+		session_close(s, "transport close", CLOSE_BY_CLIENT);
+	}
+}
+
+static void
+probe_message(struct sio_eio_session *s, struct sio_conn *c, bool binary,
+    const uint8_t *p, size_t n)
+{
+	if (!binary && n == 6 && memcmp(p, "2probe", 6) == 0) {
+		sio_ws_send(c, sio_pkt_ref(pkt_pong_probe));
+		if (s->poll)
+			answer_poll(s, s->poll);	/* release it so the client can pause */
+		return;
+	}
+	if (!binary && n == 1 && p[0] == '5') {
+		ev_timer_stop(sio_hub_loop(s->srv->hub), &s->upgrade_timer);
+		s->probe = NULL;
+		s->ws = c;
+		s->ws_transport = true;
+		/* Packets already queued go out on the new transport. */
+		for (size_t i = 0; i < s->qn; i++)
+			sio_ws_send(c, s->q[i]);
+		s->qn = 0;
+		s->qbytes = 0;
+		if (s->poll)
+			answer_poll(s, s->poll);	/* a noop releases the old GET */
+		return;
+	}
+	/* Anything else before "5" aborts the upgrade, not the session. */
+	s->probe = NULL;
+	c->session = NULL;
+	sio_ws_close(c, 1002);
+}
+
+static void
+ws_message(struct sio_conn *c, bool binary, const uint8_t *p, size_t n)
+{
+	struct sio_eio_session *s = c->session;
+
+	if (!s || s->closed)
+		return;
+	if (s->probe == c) {
+		probe_message(s, c, binary, p, n);
+		return;
+	}
+	if (!binary && n == 6 && memcmp(p, "2probe", 6) == 0)
+		return;
+	on_packet(s, binary, p, n);
+}
+
+static void
+attach_ws(struct sio_eio_session *s, struct sio_conn *c)
+{
+	c->session = s;
+	c->on_ws_message = ws_message;
+	c->on_close = ws_conn_closed;
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+void
+sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(srv->hub);
+	struct sio_web_req *r = &c->req;
+	char eio[8], transport[16], sid[32];
+	bool upgrade = sio_ws_is_upgrade(r);
+
+	if (r->method == HTTP_OPTIONS) {
+		struct sio_buf h = SIO_BUF_INIT;
+		cors_headers(c, &h);
+		if (h.len) {
+			const char *rh = sio_web_header(r, "access-control-request-headers");
+			sio_buf_adds(&h, "Access-Control-Allow-Methods: GET,POST\r\n");
+			if (rh && !strpbrk(rh, "\r\n"))
+				sio_buf_printf(&h, "Access-Control-Allow-Headers: %s\r\n", rh);
+		}
+		sio_web_respond(c, 204, NULL, h.data, NULL, 0);
+		sio_buf_free(&h);
+		sio_web_response_done(c);
+		return;
+	}
+	if (!sio_web_query(r, "EIO", eio, sizeof eio) || strcmp(eio, "4") != 0) {
+		respond_error(c, EIO_ERR_VERSION);
+		return;
+	}
+	bool has_transport = sio_web_query(r, "transport", transport, sizeof transport);
+	bool is_poll = has_transport && strcmp(transport, "polling") == 0;
+	bool is_ws = has_transport && strcmp(transport, "websocket") == 0;
+	if ((!is_poll && !is_ws) || (is_poll && !cfg->polling) || (is_ws && !cfg->websocket)) {
+		respond_error(c, EIO_ERR_TRANSPORT);
+		return;
+	}
+	if (is_ws && !upgrade) {
+		respond_error(c, EIO_ERR_BAD_REQUEST);
+		return;
+	}
+	if (!sio_web_query(r, "sid", sid, sizeof sid)) {
+		if (r->method != HTTP_GET) {
+			respond_error(c, EIO_ERR_METHOD);
+			return;
+		}
+		if (r->too_large) {
+			respond(c, 413, "text/plain", "Payload Too Large", 17);
+			return;
+		}
+		if (is_ws && sio_ws_accept(c, cfg->max_payload) != SIO_OK) {
+			respond_error(c, EIO_ERR_BAD_REQUEST);
+			return;
+		}
+		struct sio_eio_session *s = session_new(srv, c);
+		if (!s) {
+			respond(c, 500, "text/plain", "Internal Server Error", 21);
+			return;
+		}
+		struct sio_buf b = SIO_BUF_INIT;
+		if (is_ws) {
+			s->ws_transport = true;
+			s->ws = c;
+			attach_ws(s, c);
+			open_packet(s, &b);
+			sio_ws_send(c, sio_pkt_from(false, b.data, b.len));
+		} else {
+			open_packet(s, &b);
+			respond(c, 200, "text/plain; charset=UTF-8", b.data, b.len);
+		}
+		sio_buf_free(&b);
+		sio_log_debug("%s: session %s opened (%s)", s->peer, s->sid, transport);
+		if (srv->h->on_open)
+			srv->h->on_open(s, r, srv->user);
+		if (is_ws) {
+			sio_web_req_reset(&c->req);
+			if (!c->closed)
+				sio_ws_process(c);	/* frames that came with the upgrade */
+		}
+		return;
+	}
+
+	struct sio_eio_session *s;
+	HASH_FIND_STR(srv->sessions, sid, s);
+	if (!s || s->closed) {
+		if (s && s->closing && is_poll && r->method == HTTP_GET) {
+			answer_poll(s, c);
+			session_finish(s);
+			return;
+		}
+		respond_error(c, EIO_ERR_SID);
+		return;
+	}
+	if (expired(s)) {
+		respond_error(c, EIO_ERR_SID);
+		return;
+	}
+	if (r->too_large) {
+		sio_eio_close(s, "transport error");
+		respond(c, 413, "text/plain", "Payload Too Large", 17);
+		return;
+	}
+	if (is_ws) {
+		if (s->ws_transport || s->probe) {
+			/* Already upgraded or upgrading: the newcomer is accepted
+			 * and closed at once, and the session goes on (ref). */
+			if (sio_ws_accept(c, cfg->max_payload) != SIO_OK) {
+				respond_error(c, EIO_ERR_BAD_REQUEST);
+				return;
+			}
+			sio_web_req_reset(&c->req);
+			sio_ws_close(c, 1008);
+			return;
+		}
+		if (sio_ws_accept(c, cfg->max_payload) != SIO_OK) {
+			respond_error(c, EIO_ERR_BAD_REQUEST);
+			return;
+		}
+		s->probe = c;
+		attach_ws(s, c);
+		ev_timer_init(&s->upgrade_timer, upgrade_timeout_cb,
+		    cfg->upgrade_timeout / 1000.0, 0.);
+		ev_timer_start(sio_hub_loop(srv->hub), &s->upgrade_timer);
+		sio_web_req_reset(&c->req);
+		if (!c->closed)
+			sio_ws_process(c);
+		return;
+	}
+	if (s->ws_transport) {
+		respond_error(c, EIO_ERR_BAD_REQUEST);
+		return;
+	}
+	if (r->method == HTTP_GET)
+		handle_get(s, c);
+	else if (r->method == HTTP_POST)
+		handle_post(s, c);
+	else
+		respond_error(c, EIO_ERR_BAD_REQUEST);
+}

@@ -1,0 +1,341 @@
+#include "hub.h"
+#include "conn.h"
+#include "eio.h"
+#include "log.h"
+#include "pkt.h"
+#include "sio.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct deferred {
+	void (*fn)(void *);
+	void *arg;
+};
+
+struct sio_hub {
+	struct ev_loop *loop;
+	struct sio_hub_config cfg;
+	int lfd;
+	ev_io accept_io;
+	ev_timer accept_retry;		/* EMFILE: wait, then accept again */
+	ev_prepare prepare;
+	ev_signal sigint, sigterm;
+	ev_timer shutdown_timer;
+	bool stopping;
+
+	struct sio_conn *pending;	/* connections with output to flush */
+	struct sio_conn *dead;		/* closed connections to free */
+	struct deferred *defer;
+	size_t ndefer, capdefer;
+
+	struct sio_eio_server *eio;	/* Socket.IO's Engine.IO endpoint */
+	struct sio_eio_server *echo;	/* bare Engine.IO echo, if asked */
+	struct sio_server *sio;
+};
+
+void
+sio_hub_config_defaults(struct sio_hub_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->bind = "127.0.0.1";
+	cfg->port = 3000;
+	cfg->path = "/socket.io/";
+	cfg->ping_interval = 25000;
+	cfg->ping_timeout = 20000;
+	cfg->connect_timeout = 45000;
+	cfg->upgrade_timeout = 10000;
+	cfg->max_payload = 1000000;
+	cfg->polling = true;
+	cfg->websocket = true;
+	cfg->max_header_bytes = 16384;
+	cfg->http_timeout = 30000;
+	cfg->max_output = 16u << 20;
+	cfg->shutdown_timeout = 5000;
+}
+
+struct ev_loop *
+sio_hub_loop(struct sio_hub *hub)
+{
+	return hub->loop;
+}
+
+const struct sio_hub_config *
+sio_hub_cfg(struct sio_hub *hub)
+{
+	return &hub->cfg;
+}
+
+void
+sio_hub_schedule_flush(struct sio_hub *hub, struct sio_conn *c)
+{
+	if (c->write_pending || c->closed)
+		return;
+	c->write_pending = true;
+	c->next_pending = hub->pending;
+	hub->pending = c;
+}
+
+void
+sio_hub_bury(struct sio_hub *hub, struct sio_conn *c)
+{
+	c->next_dead = hub->dead;
+	hub->dead = c;
+}
+
+void
+sio_hub_defer(struct sio_hub *hub, void (*fn)(void *), void *arg)
+{
+	if (hub->ndefer == hub->capdefer) {
+		hub->capdefer = hub->capdefer ? hub->capdefer * 2 : 16;
+		hub->defer = sio_xrealloc(hub->defer, hub->capdefer * sizeof *hub->defer);
+	}
+	hub->defer[hub->ndefer++] = (struct deferred){ fn, arg };
+}
+
+/*
+ * Before the loop blocks: flush every connection that got output in
+ * this turn (one writev each, however many messages), then free what
+ * was closed. Flushing can close connections, so it goes first.
+ */
+static void
+prepare_cb(EV_P_ ev_prepare *w, int revents)
+{
+	struct sio_hub *hub = SIO_CONTAINER_OF(w, struct sio_hub, prepare);
+	(void)EV_A;
+	(void)revents;
+
+	while (hub->pending) {
+		struct sio_conn *list = hub->pending;
+		hub->pending = NULL;
+		while (list) {
+			struct sio_conn *c = list;
+			list = c->next_pending;
+			c->write_pending = false;
+			sio_conn_flush(c);
+		}
+	}
+	for (size_t i = 0; i < hub->ndefer; i++)
+		hub->defer[i].fn(hub->defer[i].arg);
+	hub->ndefer = 0;
+	while (hub->dead) {
+		struct sio_conn *c = hub->dead;
+		hub->dead = c->next_dead;
+		sio_conn_free(c);
+	}
+}
+
+static void
+accept_cb(EV_P_ ev_io *w, int revents)
+{
+	struct sio_hub *hub = SIO_CONTAINER_OF(w, struct sio_hub, accept_io);
+	(void)revents;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(hub->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: stop accepting for a moment
+				 * rather than spin on a listener that stays readable. */
+				sio_log_warn("accept: %s; pausing new connections", strerror(errno));
+				ev_io_stop(EV_A, &hub->accept_io);
+				ev_timer_start(EV_A, &hub->accept_retry);
+			}
+			return;
+		}
+		sio_conn_new(hub, fd);
+	}
+}
+
+static void
+accept_retry_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_hub *hub = SIO_CONTAINER_OF(w, struct sio_hub, accept_retry);
+	(void)revents;
+	if (!hub->stopping)
+		ev_io_start(EV_A, &hub->accept_io);
+}
+
+static bool
+path_matches(const char *reqpath, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	/* "/socket.io/" also takes "/socket.io" (no trailing slash). */
+	if (strncmp(reqpath, prefix, n) == 0)
+		return true;
+	return n > 1 && prefix[n - 1] == '/' && strlen(reqpath) == n - 1 &&
+	    strncmp(reqpath, prefix, n - 1) == 0;
+}
+
+void
+sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c)
+{
+	const char *path = c->req.path ? c->req.path : "/";
+
+	if (hub->stopping) {
+		sio_web_respond(c, 503, "text/plain", NULL, "Shutting down", 13);
+		c->req.keep_alive = false;
+		sio_web_response_done(c);
+		return;
+	}
+	if (hub->echo && path_matches(path, sio_eio_server_path(hub->echo))) {
+		sio_eio_handle(hub->echo, c);
+		return;
+	}
+	if (path_matches(path, sio_eio_server_path(hub->eio))) {
+		sio_eio_handle(hub->eio, c);
+		return;
+	}
+	if (c->req.too_large) {
+		sio_web_respond(c, 413, "text/plain", NULL, "Payload Too Large", 17);
+	} else {
+		sio_web_respond(c, 404, "text/plain", NULL, "Not Found", 9);
+	}
+	sio_web_response_done(c);
+}
+
+/* ---- the bare Engine.IO echo endpoint (conformance suite) ------------- */
+
+static void
+echo_message(struct sio_eio_session *s, bool binary, const uint8_t *p, size_t n,
+    void *user)
+{
+	(void)user;
+	if (binary)
+		sio_eio_send(s, sio_pkt_from(true, p, n));
+	else
+		sio_eio_send(s, sio_pkt_text('4', p, n));
+}
+
+static const struct sio_eio_handler echo_handler = {
+	.on_message = echo_message,
+};
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void
+shutdown_timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	sio_log_warn("shutdown took too long; exiting with output unsent");
+	ev_break(EV_A, EVBREAK_ALL);
+}
+
+static void
+finish_shutdown(struct sio_hub *hub)
+{
+	/* Done when every connection has written its last bytes. */
+	if (hub->pending == NULL && sio_eio_count(hub->eio) == 0)
+		ev_break(hub->loop, EVBREAK_ALL);
+}
+
+static void
+shutdown_check_cb(EV_P_ ev_prepare *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	finish_shutdown(w->data);
+}
+
+static ev_prepare shutdown_prepare;
+
+void
+sio_hub_stop(struct sio_hub *hub)
+{
+	if (hub->stopping)
+		return;
+	hub->stopping = true;
+	sio_log_info("shutting down");
+	ev_io_stop(hub->loop, &hub->accept_io);
+	ev_timer_stop(hub->loop, &hub->accept_retry);
+	close(hub->lfd);
+	hub->lfd = -1;
+	sio_server_shutdown(hub->sio);
+	sio_eio_close_all(hub->eio, "server shutting down");
+	if (hub->echo)
+		sio_eio_close_all(hub->echo, "server shutting down");
+	ev_timer_init(&hub->shutdown_timer, shutdown_timeout_cb,
+	    hub->cfg.shutdown_timeout / 1000.0, 0.);
+	ev_timer_start(hub->loop, &hub->shutdown_timer);
+	/* Runs after the flush watcher: exits once output is written. */
+	ev_prepare_init(&shutdown_prepare, shutdown_check_cb);
+	shutdown_prepare.data = hub;
+	ev_set_priority(&shutdown_prepare, EV_MINPRI);
+	ev_prepare_start(hub->loop, &shutdown_prepare);
+}
+
+static void
+signal_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	sio_hub_stop(w->data);
+}
+
+struct sio_hub *
+sio_hub_new(const struct sio_hub_config *cfg, char *err)
+{
+	struct sio_hub *hub = sio_xcalloc(1, sizeof *hub);
+
+	hub->cfg = *cfg;
+	hub->loop = EV_DEFAULT;
+	signal(SIGPIPE, SIG_IGN);
+	hub->lfd = sio_net_listen_tcp(cfg->bind, cfg->port, err);
+	if (hub->lfd < 0) {
+		free(hub);
+		return NULL;
+	}
+	hub->sio = sio_server_new(hub, err);
+	if (!hub->sio) {
+		close(hub->lfd);
+		free(hub);
+		return NULL;
+	}
+	hub->eio = sio_eio_server_new(hub, cfg->path, &sio_server_eio_handler, hub->sio);
+	if (cfg->engine_echo)
+		hub->echo = sio_eio_server_new(hub, cfg->engine_echo, &echo_handler, NULL);
+
+	ev_io_init(&hub->accept_io, accept_cb, hub->lfd, EV_READ);
+	ev_io_start(hub->loop, &hub->accept_io);
+	ev_timer_init(&hub->accept_retry, accept_retry_cb, 0.5, 0.);
+	ev_prepare_init(&hub->prepare, prepare_cb);
+	ev_set_priority(&hub->prepare, EV_MAXPRI);
+	ev_prepare_start(hub->loop, &hub->prepare);
+	ev_signal_init(&hub->sigint, signal_cb, SIGINT);
+	ev_signal_init(&hub->sigterm, signal_cb, SIGTERM);
+	hub->sigint.data = hub->sigterm.data = hub;
+	ev_signal_start(hub->loop, &hub->sigint);
+	ev_signal_start(hub->loop, &hub->sigterm);
+	return hub;
+}
+
+int
+sio_hub_run(struct sio_hub *hub)
+{
+	sio_log_info("listening on http://%s%s%s:%d%s", strchr(hub->cfg.bind, ':') ? "[" : "",
+	    hub->cfg.bind, strchr(hub->cfg.bind, ':') ? "]" : "", hub->cfg.port, hub->cfg.path);
+	ev_run(hub->loop, 0);
+	return 0;
+}
+
+void
+sio_hub_free(struct sio_hub *hub)
+{
+	if (!hub)
+		return;
+	sio_eio_server_free(hub->echo);
+	sio_eio_server_free(hub->eio);
+	sio_server_free(hub->sio);
+	/* Run the reaper once more for what the last turn closed. */
+	prepare_cb(hub->loop, &hub->prepare, 0);
+	if (hub->lfd >= 0)
+		close(hub->lfd);
+	free(hub->defer);
+	free(hub);
+}

@@ -1,0 +1,342 @@
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+const char *
+sio_strerror(int err)
+{
+	switch (err) {
+	case SIO_OK: return "success";
+	case SIO_ENOMEM: return "out of memory";
+	case SIO_EAGAIN: return "try again";
+	case SIO_EPROTO: return "protocol error";
+	case SIO_ELIMIT: return "limit exceeded";
+	case SIO_ECLOSED: return "closed";
+	case SIO_ESYS: return strerror(errno);
+	case SIO_EINVAL: return "invalid argument";
+	case SIO_ENOTFOUND: return "not found";
+	}
+	return "unknown error";
+}
+
+static void
+oom(void)
+{
+	fputs("sio: fatal: out of memory\n", stderr);
+	abort();
+}
+
+void *
+sio_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+sio_xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+sio_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+sio_xstrdup(const char *s)
+{
+	return sio_xstrndup(s, strlen(s));
+}
+
+char *
+sio_xstrndup(const char *s, size_t n)
+{
+	char *p = sio_xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* ---- growable buffer -------------------------------------------------- */
+
+void
+sio_buf_reserve(struct sio_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;	/* room for a NUL terminator */
+	if (need <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	b->data = sio_xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+sio_buf_add(struct sio_buf *b, const void *p, size_t n)
+{
+	sio_buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+sio_buf_adds(struct sio_buf *b, const char *s)
+{
+	sio_buf_add(b, s, strlen(s));
+}
+
+void
+sio_buf_addc(struct sio_buf *b, char c)
+{
+	sio_buf_add(b, &c, 1);
+}
+
+void
+sio_buf_printf(struct sio_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char small[256];
+
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof small) {
+		sio_buf_add(b, small, (size_t)n);
+		return;
+	}
+	sio_buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void
+sio_buf_consume(struct sio_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+	} else {
+		memmove(b->data, b->data + n, b->len - n);
+		b->len -= n;
+	}
+	if (b->data)
+		b->data[b->len] = '\0';
+}
+
+void
+sio_buf_reset(struct sio_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void
+sio_buf_free(struct sio_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *
+sio_buf_steal(struct sio_buf *b, size_t *len)
+{
+	sio_buf_reserve(b, 0);
+	char *p = b->data;
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+/* ---- shared bytes ----------------------------------------------------- */
+
+struct sio_rc *
+sio_rc_new(size_t len)
+{
+	struct sio_rc *rc = sio_xmalloc(sizeof *rc + len);
+	rc->refs = 1;
+	rc->len = (uint32_t)len;
+	return rc;
+}
+
+struct sio_rc *
+sio_rc_from(const void *p, size_t len)
+{
+	struct sio_rc *rc = sio_rc_new(len);
+	if (len)
+		memcpy(rc->data, p, len);
+	return rc;
+}
+
+void
+sio_rc_unref(struct sio_rc *rc)
+{
+	if (rc && --rc->refs == 0)
+		free(rc);
+}
+
+/* ---- ids, base64, time ------------------------------------------------ */
+
+int
+sio_random_id(char *out, size_t len)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char rnd[32];
+
+	if (len > sizeof rnd)
+		return SIO_EINVAL;
+	if (RAND_bytes(rnd, (int)len) != 1) {
+		errno = EIO;
+		return SIO_ESYS;
+	}
+	/* 64 symbols: each byte's low six bits are uniform. */
+	for (size_t i = 0; i < len; i++)
+		out[i] = alphabet[rnd[i] & 63];
+	out[len] = '\0';
+	return SIO_OK;
+}
+
+size_t
+sio_base64_len(size_t n)
+{
+	return 4 * ((n + 2) / 3);
+}
+
+void
+sio_base64_encode(struct sio_buf *b, const void *p, size_t n)
+{
+	size_t out = sio_base64_len(n);
+	sio_buf_reserve(b, out + 1);
+	/* EVP_EncodeBlock takes an int length: feed it in large slices. */
+	const unsigned char *src = p;
+	while (n > 0) {
+		size_t chunk = n > 3u * 1024 * 1024 ? 3u * 1024 * 1024 : n;
+		int w = EVP_EncodeBlock((unsigned char *)b->data + b->len, src, (int)chunk);
+		b->len += (size_t)w;
+		src += chunk;
+		n -= chunk;
+	}
+	b->data[b->len] = '\0';
+}
+
+int
+sio_base64_decode(struct sio_buf *b, const char *s, size_t n)
+{
+	if (n % 4 != 0)
+		return SIO_EPROTO;
+	if (n == 0)
+		return SIO_OK;
+	if (n > INT_MAX)
+		return SIO_ELIMIT;
+	size_t pad = 0;
+	if (s[n - 1] == '=')
+		pad++;
+	if (s[n - 2] == '=')
+		pad++;
+	for (size_t i = 0; i < n - pad; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return SIO_EPROTO;
+	}
+	sio_buf_reserve(b, n / 4 * 3 + 1);
+	int w = EVP_DecodeBlock((unsigned char *)b->data + b->len,
+	    (const unsigned char *)s, (int)n);
+	if (w < 0)
+		return SIO_EPROTO;
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	b->len += (size_t)w - pad;
+	b->data[b->len] = '\0';
+	return SIO_OK;
+}
+
+int64_t
+sio_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+sio_utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t need;
+		uint32_t cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + need >= n)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+bool
+sio_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
