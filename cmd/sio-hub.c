@@ -29,6 +29,9 @@ static const char usage_text[] =
 "      --transports LIST      polling,websocket (default both)\n"
 "      --cors ORIGIN          allow cross-origin requests from ORIGIN (repeatable; * for any)\n"
 "      --engine-echo PATH     also serve a bare Engine.IO echo endpoint at PATH\n"
+"  -S, --socket PATH          control socket (default $SIO_SOCKET, else\n"
+"                             $XDG_RUNTIME_DIR/sio/hub.sock, else /tmp/sio-$UID/hub.sock)\n"
+"      --no-control           serve no control socket\n"
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
@@ -43,7 +46,7 @@ static const char usage_text[] =
 enum {
 	OPT_PATH = 256, OPT_ANY_NSP, OPT_RELAY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_UPGRADE_TIMEOUT, OPT_MAX_PAYLOAD, OPT_TRANSPORTS,
-	OPT_CORS, OPT_ENGINE_ECHO, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
+	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +64,8 @@ static const struct option longopts[] = {
 	{ "transports", required_argument, NULL, OPT_TRANSPORTS },
 	{ "cors", required_argument, NULL, OPT_CORS },
 	{ "engine-echo", required_argument, NULL, OPT_ENGINE_ECHO },
+	{ "socket", required_argument, NULL, 'S' },
+	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
 	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
@@ -126,7 +131,7 @@ main(int argc, char **argv)
 
 	sio_log_setprog("sio-hub");
 	sio_hub_config_defaults(&cfg);
-	while ((c = getopt_long(argc, argv, "b:p:n:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:p:n:S:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': cfg.bind = optarg; break;
 		case 'p': cfg.port = (int)number("--port", optarg, 0, 65535); break;
@@ -167,6 +172,8 @@ main(int argc, char **argv)
 				usage_error("--engine-echo: '%s' must start with '/'", optarg);
 			cfg.engine_echo = optarg;
 			break;
+		case 'S': cfg.ctl_path = optarg; break;
+		case OPT_NO_CONTROL: cfg.no_ctl = true; break;
 		case OPT_MAX_HEADER:
 			cfg.max_header_bytes = (size_t)number("--max-header-bytes", optarg, 256, 1L << 24);
 			break;

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,8 +47,10 @@ conn_read_cb(EV_P_ ev_io *w, int revents)
 	c->in.data[c->in.len] = '\0';
 	if (c->mode == SIO_CONN_HTTP)
 		sio_web_process(c);
-	else
+	else if (c->mode == SIO_CONN_WS)
 		sio_ws_process(c);
+	else
+		sio_ctl_process(c);
 }
 
 static void
@@ -72,6 +75,15 @@ sio_conn_new(struct sio_hub *hub, int fd)
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 	ev_io_start(loop, &c->rio);
+	return c;
+}
+
+struct sio_conn *
+sio_conn_new_ctl(struct sio_hub *hub, int fd)
+{
+	struct sio_conn *c = sio_conn_new(hub, fd);
+	c->mode = SIO_CONN_CTL;
+	snprintf(c->peer, sizeof c->peer, "control client %d", fd);
 	return c;
 }
 
@@ -111,6 +123,8 @@ sio_conn_flush(struct sio_conn *c)
 		sio_conn_close(c, "transport error");
 		return;
 	}
+	if (c->on_drain)
+		c->on_drain(c);
 	if (c->close_after_flush) {
 		/* Let the peer see our last bytes before the FIN. */
 		shutdown(c->fd, SHUT_WR);

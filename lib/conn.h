@@ -23,8 +23,9 @@
 struct sio_hub;
 struct sio_eio_session;
 struct sio_pkt;
+struct sio_ctl_client;
 
-enum sio_conn_mode { SIO_CONN_HTTP, SIO_CONN_WS };
+enum sio_conn_mode { SIO_CONN_HTTP, SIO_CONN_WS, SIO_CONN_CTL };
 
 /* A parsed HTTP request; headers are kept as lower-case "name\0value\0". */
 struct sio_web_req {
@@ -72,6 +73,9 @@ struct sio_conn {
 	size_t ws_feed_len;
 	struct sio_buf ws_msg;		/* reassembly of a fragmented message */
 
+	/* a control-socket client (ctl.c) */
+	struct sio_ctl_client *ctl;
+
 	/* the Engine.IO session this connection serves (polling or ws) */
 	struct sio_eio_session *session;
 	/* Called for each complete WebSocket message. */
@@ -79,10 +83,16 @@ struct sio_conn {
 	    const uint8_t *p, size_t n);
 	/* Called once when the connection closes, whatever the cause. */
 	void (*on_close)(struct sio_conn *c, const char *reason);
+	/* Called when the output queue has been written out completely. */
+	void (*on_drain)(struct sio_conn *c);
 };
 
 /* Creates a connection for an accepted fd and starts reading. */
 struct sio_conn *sio_conn_new(struct sio_hub *hub, int fd);
+/* Same, for a control-socket client. */
+struct sio_conn *sio_conn_new_ctl(struct sio_hub *hub, int fd);
+/* ctl.c: feed read bytes through the control protocol. */
+void sio_ctl_process(struct sio_conn *c);
 /* Closes now (idempotent); reason is logged at debug level. */
 void sio_conn_close(struct sio_conn *c, const char *reason);
 /* Queues bytes or packets, then asks for a flush before the loop blocks. */

@@ -50,10 +50,14 @@ struct sio_eio_session {
 	ev_timer upgrade_timer;
 	ev_tstamp ping_at;		/* when the current heartbeat round started */
 	bool awaiting_pong;
+	bool congested;			/* counted in the hub's back-pressure */
 	void *user;
 	char peer[64];
 	UT_hash_handle hh;
 };
+
+/* Output above this makes a session congested (see sio_hub_congestion). */
+#define CONGESTED_BYTES (256u << 10)
 
 /* Packets every session sends: shared, never freed. */
 static struct sio_pkt *pkt_ping, *pkt_noop, *pkt_close, *pkt_pong_probe;
@@ -141,6 +145,23 @@ const char *
 sio_eio_peer(const struct sio_eio_session *s)
 {
 	return s->peer;
+}
+
+bool
+sio_eio_congested(const struct sio_eio_session *s)
+{
+	return s->congested;
+}
+
+static void
+congestion_update(struct sio_eio_session *s)
+{
+	size_t q = s->ws_transport && s->ws ? s->ws->out.bytes : s->qbytes;
+	bool now = !s->closed && q > CONGESTED_BYTES;
+	if (now != s->congested) {
+		s->congested = now;
+		sio_hub_congestion(s->srv->hub, now ? 1 : -1);
+	}
 }
 
 /* ---- HTTP answers ------------------------------------------------------ */
@@ -237,6 +258,7 @@ answer_poll(struct sio_eio_session *s, struct sio_conn *c)
 	}
 	s->qn = 0;
 	s->qbytes = 0;
+	congestion_update(s);
 	if (s->poll == c)
 		s->poll = NULL;
 	c->session = NULL;
@@ -417,6 +439,7 @@ session_close(struct sio_eio_session *s, const char *reason, enum close_mode mod
 		queue_pkt(s, sio_pkt_ref(mode == CLOSE_CLIENT_PACKET ? pkt_noop : pkt_close));
 		s->closing = true;
 	}
+	congestion_update(s);
 	if (s->srv->h->on_close)
 		s->srv->h->on_close(s, reason, s->srv->user);
 	if (s->closing) {
@@ -493,6 +516,7 @@ sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
 		return SIO_ELIMIT;
 	}
 	enqueue(s, p);
+	congestion_update(s);
 	return SIO_OK;
 }
 
@@ -694,11 +718,19 @@ ws_message(struct sio_conn *c, bool binary, const uint8_t *p, size_t n)
 }
 
 static void
+ws_drained(struct sio_conn *c)
+{
+	if (c->session)
+		congestion_update(c->session);
+}
+
+static void
 attach_ws(struct sio_eio_session *s, struct sio_conn *c)
 {
 	c->session = s;
 	c->on_ws_message = ws_message;
 	c->on_close = ws_conn_closed;
+	c->on_drain = ws_drained;
 }
 
 /* ---- routing ----------------------------------------------------------- */

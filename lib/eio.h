@@ -60,5 +60,7 @@ void *sio_eio_user(const struct sio_eio_session *s);
 const char *sio_eio_sid(const struct sio_eio_session *s);
 const char *sio_eio_transport(const struct sio_eio_session *s);
 const char *sio_eio_peer(const struct sio_eio_session *s);
+/* Is the session's output over the high-water mark (volatile skips it)? */
+bool sio_eio_congested(const struct sio_eio_session *s);
 
 #endif

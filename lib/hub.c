@@ -1,5 +1,6 @@
 #include "hub.h"
 #include "conn.h"
+#include "ctl.h"
 #include "eio.h"
 #include "log.h"
 #include "pkt.h"
@@ -37,6 +38,9 @@ struct sio_hub {
 	struct sio_eio_server *eio;	/* Socket.IO's Engine.IO endpoint */
 	struct sio_eio_server *echo;	/* bare Engine.IO echo, if asked */
 	struct sio_server *sio;
+	struct sio_ctl *ctl;
+	char *ctl_path;
+	int congested;
 };
 
 void
@@ -86,6 +90,20 @@ sio_hub_bury(struct sio_hub *hub, struct sio_conn *c)
 {
 	c->next_dead = hub->dead;
 	hub->dead = c;
+}
+
+void
+sio_hub_congestion(struct sio_hub *hub, int delta)
+{
+	hub->congested += delta;
+	if (hub->congested == 0)
+		sio_ctl_resume(hub->ctl);
+}
+
+bool
+sio_hub_congested(struct sio_hub *hub)
+{
+	return hub->congested > 0;
 }
 
 void
@@ -297,6 +315,17 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 		free(hub);
 		return NULL;
 	}
+	if (!cfg->no_ctl) {
+		hub->ctl_path = sio_ctl_path(cfg->ctl_path);
+		hub->ctl = sio_ctl_new(hub, hub->sio, hub->ctl_path, err);
+		if (!hub->ctl) {
+			sio_server_free(hub->sio);
+			free(hub->ctl_path);
+			close(hub->lfd);
+			free(hub);
+			return NULL;
+		}
+	}
 	hub->eio = sio_eio_server_new(hub, cfg->path, &sio_server_eio_handler, hub->sio);
 	if (cfg->engine_echo)
 		hub->echo = sio_eio_server_new(hub, cfg->engine_echo, &echo_handler, NULL);
@@ -320,6 +349,8 @@ sio_hub_run(struct sio_hub *hub)
 {
 	sio_log_info("listening on http://%s%s%s:%d%s", strchr(hub->cfg.bind, ':') ? "[" : "",
 	    hub->cfg.bind, strchr(hub->cfg.bind, ':') ? "]" : "", hub->cfg.port, hub->cfg.path);
+	if (hub->ctl)
+		sio_log_info("control socket %s", hub->ctl_path);
 	ev_run(hub->loop, 0);
 	return 0;
 }
@@ -329,6 +360,8 @@ sio_hub_free(struct sio_hub *hub)
 {
 	if (!hub)
 		return;
+	sio_ctl_free(hub->ctl);
+	free(hub->ctl_path);
 	sio_eio_server_free(hub->echo);
 	sio_eio_server_free(hub->eio);
 	sio_server_free(hub->sio);

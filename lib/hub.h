@@ -37,7 +37,8 @@ struct sio_hub_config {
 	enum sio_relay relay;
 	const char **cors;		/* allowed origins; "*" for any */
 	size_t ncors;
-	const char *ctl_path;		/* control socket, or NULL for none */
+	const char *ctl_path;		/* control socket; NULL: the default path */
+	bool no_ctl;			/* no control socket at all */
 	size_t max_header_bytes;
 	int http_timeout;		/* ms: idle keep-alive and slow requests */
 	size_t max_output;		/* bytes queued per connection before it is dropped */
@@ -67,6 +68,12 @@ void sio_hub_schedule_flush(struct sio_hub *hub, struct sio_conn *c);
 void sio_hub_bury(struct sio_hub *hub, struct sio_conn *c);
 /* Routes a complete HTTP request (or upgrade) to its endpoint. */
 void sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c);
+/*
+ * Back-pressure: eio counts sessions whose output is over the high-water
+ * mark; control clients stop reading while any is, and resume when none.
+ */
+void sio_hub_congestion(struct sio_hub *hub, int delta);
+bool sio_hub_congested(struct sio_hub *hub);
 /* Deferred work: fn(arg) runs before the loop next blocks. */
 void sio_hub_defer(struct sio_hub *hub, void (*fn)(void *), void *arg);
 

@@ -88,4 +88,29 @@ bool sio_json_is_placeholder(const struct sio_json *doc, const char *text,
 bool sio_json_int(const struct sio_json *doc, const char *text, int i,
     long long min, long long max, long long *out);
 
+/* ---- jq programs (jq.c) ------------------------------------------------
+ *
+ * For the tools' --jq and --filter options only: libjq 1.6 holds numbers
+ * as doubles, so a value that goes through a jq program may change (large
+ * integers). The relay path never uses this.
+ */
+struct sio_jq;
+
+/* Compiles program; NULL with a message in err (SIO_ERRLEN) on error. */
+struct sio_jq *sio_jq_new(const char *program, char *err);
+void sio_jq_free(struct sio_jq *q);
+typedef void (*sio_jq_out)(const char *json, size_t len, void *arg);
+/*
+ * Feeds input bytes (a stream of JSON values, possibly split anywhere);
+ * runs the program on each complete value and calls out() with each
+ * result as compact JSON. last: no more input follows. Returns SIO_OK,
+ * or SIO_EPROTO with err set (bad input JSON, or a runtime error of the
+ * program); after an input error the parser starts over.
+ */
+int sio_jq_feed(struct sio_jq *q, const char *buf, size_t len, bool last,
+    sio_jq_out out, void *arg, char *err);
+/* Runs the program on one JSON text. Same results as sio_jq_feed. */
+int sio_jq_run(struct sio_jq *q, const char *json, size_t len, sio_jq_out out,
+    void *arg, char *err);
+
 #endif

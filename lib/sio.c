@@ -38,6 +38,8 @@ struct sio_socket {
 	char *handshake;		/* JSON object, built once at connect */
 	long long next_ack;
 	struct pending_ack *acks;
+	long long *client_acks;		/* ack ids the client waits on */
+	size_t nclient_acks;
 	struct sio_socket *next_in_client;
 	UT_hash_handle hh;
 };
@@ -265,6 +267,7 @@ socket_drop(struct sio_socket *s, const char *reason)
 		s->acks = a->next;
 		free(a);
 	}
+	free(s->client_acks);
 	free(s->handshake);
 	free(s);
 }
@@ -278,10 +281,32 @@ client_socket(struct sio_client *cl, const char *nsp, size_t len)
 	return NULL;
 }
 
+/* Bound on the acks a client may have waiting; the oldest goes first. */
+#define MAX_CLIENT_ACKS 1024
+
+static void
+client_ack_add(struct sio_socket *s, long long id)
+{
+	if (s->nclient_acks == MAX_CLIENT_ACKS) {
+		memmove(s->client_acks, s->client_acks + 1,
+		    --s->nclient_acks * sizeof *s->client_acks);
+	}
+	if (!s->client_acks)
+		s->client_acks = sio_xmalloc(MAX_CLIENT_ACKS * sizeof *s->client_acks);
+	s->client_acks[s->nclient_acks++] = id;
+}
+
 int
 sio_socket_ack(struct sio_socket *s, long long ack, const char *data, size_t len,
     struct sio_pkt *const *att, int natt)
 {
+	size_t i;
+	for (i = 0; i < s->nclient_acks && s->client_acks[i] != ack; i++)
+		;
+	if (i == s->nclient_acks)
+		return SIO_ENOTFOUND;	/* answered already, or never asked */
+	memmove(s->client_acks + i, s->client_acks + i + 1,
+	    (--s->nclient_acks - i) * sizeof *s->client_acks);
 	struct sio_pkt *p = sio_packet_encode(natt ? SIO_PACKET_BINARY_ACK : SIO_PACKET_ACK,
 	    natt, s->nsp->name, strlen(s->nsp->name), ack, data, len);
 	socket_send(s, p);
@@ -441,6 +466,9 @@ send_parts_cb(void *owner, void *arg)
 
 	if (s == x->skip)
 		return;
+	/* Volatile: a client that is behind misses it rather than queue it. */
+	if ((x->flags & SIO_EMIT_VOLATILE) && sio_eio_congested(s->client->eio))
+		return;
 	for (int i = 0; i < x->nparts; i++)
 		socket_send(s, sio_pkt_ref(x->parts[i]));
 	x->reached++;
@@ -580,6 +608,8 @@ dispatch(struct sio_client *cl, const char *text, size_t len,
 		return;
 	case SIO_PACKET_EVENT:
 	case SIO_PACKET_BINARY_EVENT:
+		if (p.ack >= 0)
+			client_ack_add(s, p.ack);
 		if (srv->has_obs && srv->obs.on_event)
 			srv->obs.on_event(s, &ev, srv->obs.arg);
 		if (sio_hub_cfg(srv->hub)->relay != SIO_RELAY_OFF)
@@ -671,7 +701,8 @@ static void
 each_cb(void *owner, void *arg)
 {
 	struct each_ctx *x = arg;
-	x->fn(owner, x->arg);
+	if (x->fn)
+		x->fn(owner, x->arg);
 }
 
 struct collect_ctx {

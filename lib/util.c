@@ -328,6 +328,33 @@ sio_utf8_valid(const uint8_t *p, size_t n)
 }
 
 bool
+sio_parse_duration_ms(const char *s, long long *ms)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return false;
+	double mult = 1000;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		mult = 1000;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else
+		return false;
+	if (v * mult > 9e15)
+		return false;
+	*ms = (long long)(v * mult + 0.5);
+	return true;
+}
+
+bool
 sio_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;

@@ -100,6 +100,9 @@ int64_t sio_now_ms(void);
 /* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). */
 bool sio_utf8_valid(const uint8_t *p, size_t n);
 
+/* "250ms", "5s", "2m", "1h"; a bare number is seconds. False if malformed. */
+bool sio_parse_duration_ms(const char *s, long long *ms);
+
 /* Parses a decimal in [min,max]; returns false on anything else. */
 bool sio_parse_long(const char *s, long min, long max, long *out);
 

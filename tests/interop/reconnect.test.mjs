@@ -1,0 +1,130 @@
+// Hub restarts: clean exit on SIGTERM, and clients reconnecting by
+// themselves to a new hub on the same port.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { startHub, client, connected, upgraded, waitFor, sleep } from "./hub.mjs";
+
+const RECONNECT = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200, randomizationFactor: 0 };
+
+test("clients reconnect by themselves after the hub restarts", async (t) => {
+	const hub1 = await startHub(t, ["--relay"]);
+	const a = client(t, hub1.url, { ...RECONNECT });
+	const b = client(t, hub1.url, { ...RECONNECT, transports: ["websocket"] });
+	const c = client(t, hub1.url, { ...RECONNECT, transports: ["polling"] });
+	await Promise.all([connected(a), connected(b), connected(c)]);
+	await upgraded(a);
+	const before = [a.id, b.id, c.id];
+
+	let got = waitFor(b, "x");
+	a.emit("x", "first hub");
+	assert.deepEqual(await got, ["first hub"]);
+
+	const lost = [a, b, c].map((s) => waitFor(s, "disconnect"));
+	// the hub exits cleanly and promptly on SIGTERM
+	const res = await hub1.stop();
+	assert.equal(res.signal, null, `hub killed by ${res.signal}\n${hub1.stderr}`);
+	assert.equal(res.code, 0);
+	assert.ok(res.ms < 2000, `SIGTERM took ${res.ms} ms`);
+	const reasons = (await Promise.all(lost)).map(([r]) => r);
+	for (const r of reasons)
+		assert.ok(["transport close", "transport error", "io server disconnect", "server shutting down"].includes(r), r);
+
+	// a new hub on the same port: the clients come back by themselves,
+	// unless the hub told them "server disconnect" (then they do not)
+	const back = [a, b, c].map((s) => waitFor(s, "connect", 5000));
+	const hub2 = await startHub(t, ["--relay"], { port: hub1.port });
+	await Promise.all(back);
+	for (const [i, s] of [a, b, c].entries()) {
+		assert.ok(s.connected);
+		assert.equal(typeof s.id, "string");
+		assert.equal(s.id.length, 20);
+		assert.notEqual(s.id, before[i], "a new hub gives a new id");
+	}
+
+	got = waitFor(b, "x");
+	const got2 = waitFor(a, "y");
+	c.emit("x", "second hub");
+	b.emit("y", { n: 2 });
+	assert.deepEqual(await got, ["second hub"]);
+	assert.deepEqual(await got2, [{ n: 2 }]);
+	await hub2.stop();
+});
+
+test("SIGTERM: exit status 0 within 2 s with websocket clients connected", async (t) => {
+	const hub = await startHub(t, ["--relay"]);
+	const a = client(t, hub.url, { transports: ["websocket"] });
+	const b = client(t, hub.url);
+	await Promise.all([connected(a), connected(b)]);
+	await upgraded(b);
+	const gone = [waitFor(a, "disconnect"), waitFor(b, "disconnect")];
+	const res = await hub.stop();
+	assert.deepEqual([res.code, res.signal], [0, null]);
+	assert.ok(res.ms < 2000, `SIGTERM took ${res.ms} ms`);
+	await Promise.all(gone);
+});
+
+test("SIGTERM with no client: exit status 0 at once", async (t) => {
+	const hub = await startHub(t, []);
+	const res = await hub.stop();
+	assert.deepEqual([res.code, res.signal], [0, null]);
+	assert.ok(res.ms < 1000, `SIGTERM took ${res.ms} ms`);
+});
+
+function request(port, method, path, body) {
+	return new Promise((resolve, reject) => {
+		const r = http.request({ host: "127.0.0.1", port, method, path, agent: false }, (res) => {
+			let data = "";
+			res.setEncoding("utf8");
+			res.on("data", (d) => { data += d; });
+			res.on("end", () => resolve({ status: res.statusCode, body: data }));
+		});
+		r.setTimeout(3000, () => r.destroy(new Error("request timed out")));
+		r.on("error", reject);
+		r.end(body);
+	});
+}
+
+// Known hub bug (see the report): a polling session with a joined socket and
+// no long-poll GET outstanding keeps the hub alive until its 5 s shutdown
+// timeout, since new requests get 503 and the queued close is never taken.
+// socket.io-client hits this whenever SIGTERM falls between two polls.
+test("SIGTERM: exit within 2 s with a polling client between two polls", {
+	todo: "hub bug: shutdown waits 5 s for a polling session that has no GET pending",
+}, async (t) => {
+	const hub = await startHub(t, []);
+	const q = "/socket.io/?EIO=4&transport=polling";
+	const open = await request(hub.port, "GET", q);
+	const sid = JSON.parse(open.body.slice(1)).sid;
+	assert.equal((await request(hub.port, "POST", `${q}&sid=${sid}`, "40")).body, "ok");
+	assert.match((await request(hub.port, "GET", `${q}&sid=${sid}`)).body, /^40\{"sid":/);
+	const res = await hub.stop(2100);
+	assert.deepEqual([res.code, res.signal], [0, null]);
+	assert.ok(res.ms < 2000, `SIGTERM took ${res.ms} ms`);
+});
+
+test("SIGTERM: exit within 2 s right after a polling client connected", {
+	todo: "hub bug: shutdown waits 5 s for a polling session that has no GET pending",
+}, async (t) => {
+	const hub = await startHub(t, []);
+	const a = client(t, hub.url, { transports: ["polling"] });
+	await connected(a);
+	const res = await hub.stop(2100);	// at once: the next poll is not in yet
+	assert.deepEqual([res.code, res.signal], [0, null]);
+	assert.ok(res.ms < 2000, `SIGTERM took ${res.ms} ms`);
+});
+
+test("a client with reconnection waits for a hub that is not there yet", async (t) => {
+	const hub1 = await startHub(t, []);
+	const port = hub1.port;
+	await hub1.stop();
+	const a = client(t, `http://127.0.0.1:${port}`, { ...RECONNECT, transports: ["websocket"] });
+	await waitFor(a.io, "reconnect_attempt", 2000);
+	await sleep(150);
+	assert.equal(a.connected, false);
+	const hub2 = await startHub(t, [], { port });
+	await connected(a, 5000);
+	assert.equal(a.id.length, 20);
+	assert.ok(hub2.running);
+});

@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs the test layers and sums them into one closing line,
+# "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python ...]
+# Each layer's full output goes to tests/out/<layer>.log; failures are
+# echoed to the terminal.
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+out="$top/tests/out"
+mkdir -p "$out"
+layers=${*:-unit cli node python}
+pass=0
+fail=0
+
+add() { # add PASSED FAILED LABEL
+	pass=$((pass + $1))
+	fail=$((fail + $2))
+	printf '%-28s %4d passed, %d failed\n' "$3" "$1" "$2"
+}
+
+# Programs that print "ok ..." / "not ok ..." lines (unit tests, CLI scripts).
+run_tap() { # run_tap LABEL LOG CMD...
+	label=$1 log=$2
+	shift 2
+	"$@" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1	# died before saying what failed
+		echo "not ok - $label exited with status $rc" >>"$log"
+	fi
+	[ "$f" -gt 0 ] && { grep '^not ok ' "$log"; tail -n 20 "$log"; } | sed "s|^|  $label: |"
+	add "$p" "$f" "$label"
+}
+
+for layer in $layers; do
+	case $layer in
+	unit)
+		for t in tests/unit/*_test; do
+			[ -x "$t" ] || continue
+			run_tap "unit/$(basename "$t")" "$out/$(basename "$t").log" "$t"
+		done
+		;;
+	cli)
+		for t in tests/cli/*.sh; do
+			[ -f "$t" ] || continue
+			name=$(basename "$t" .sh)
+			run_tap "cli/$name" "$out/cli-$name.log" sh "$t"
+		done
+		;;
+	node)
+		set -- tests/interop/*.test.mjs
+		[ -f "$1" ] || continue
+		log="$out/node.log"
+		node --test --test-reporter=tap --test-concurrency=1 "$@" >"$log" 2>&1
+		rc=$?
+		p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+		f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		[ "$f" -gt 0 ] && grep -E '^ *not ok' "$log" | sed 's/^/  node: /'
+		add "$p" "$f" "interop/node"
+		;;
+	python)
+		set -- tests/interop/*_test.py
+		[ -f "$1" ] || continue
+		for t in "$@"; do
+			name=$(basename "$t" .py)
+			run_tap "interop/$name" "$out/$name.log" /usr/bin/python3 "$t"
+		done
+		;;
+	*)
+		echo "run.sh: unknown layer '$layer'" >&2
+		exit 64
+		;;
+	esac
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
