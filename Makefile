@@ -38,6 +38,7 @@ UNIT_BINS := $(UNIT_SRC:.c=)
 SONAME := libsio.so.0
 
 .PHONY: all deps run test check unit cli interop lint clean help
+.SECONDARY: $(BINS:=.o)
 all: .deps-ok lib/libsio.a lib/$(SONAME) $(BINS)
 
 help:
