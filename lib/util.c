@@ -169,6 +169,7 @@ char *
 sio_buf_steal(struct sio_buf *b, size_t *len)
 {
 	sio_buf_reserve(b, 0);
+	b->data[b->len] = '\0';
 	char *p = b->data;
 	if (len)
 		*len = b->len;
@@ -358,7 +359,8 @@ bool
 sio_parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
-	if (!s || !*s)
+	/* strtol would take leading blanks and a '+': a number is digits. */
+	if (!s || !*s || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
 		return false;
 	errno = 0;
 	long v = strtol(s, &end, 10);
