@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int
 on_message_begin(http_parser *p)
@@ -102,6 +103,12 @@ on_headers_complete(http_parser *p)
 	if (p->content_length != ULLONG_MAX &&
 	    p->content_length > sio_hub_cfg(c->hub)->max_payload)
 		r->too_large = true;
+	const char *expect = sio_web_header(r, "expect");
+	if (expect && strcasecmp(expect, "100-continue") == 0 && !r->too_large) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		sio_outq_push(&c->out, cont, sizeof cont - 1, SIO_REF_STATIC, NULL);
+		sio_conn_want_flush(c);
+	}
 	return 0;
 }
 
@@ -258,6 +265,7 @@ void
 sio_web_resume(struct sio_conn *c)
 {
 	sio_web_response_done(c);
+	sio_conn_pause_reading(c, false);	/* reading stopped if input piled up */
 	if (!c->closed && c->in.len > 0)
 		sio_web_process(c);
 }

@@ -4,11 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startHub, client, connected, upgraded, waitFor, sleep } from "./hub.mjs";
+import { startHub, client, connected, upgraded, waitFor, sleep, rawSocket } from "./hub.mjs";
 
 const RECONNECT = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200, randomizationFactor: 0 };
 
-test("clients reconnect by themselves after the hub restarts", async (t) => {
+// Three clients (upgraded, websocket, polling) on hub1; hub1 goes away
+// (`stop` does it), a new hub starts on the same port, the clients come back
+// by themselves with new ids and the relay works again.
+async function restartScenario(t, stop) {
 	const hub1 = await startHub(t, ["--relay"]);
 	const a = client(t, hub1.url, { ...RECONNECT });
 	const b = client(t, hub1.url, { ...RECONNECT, transports: ["websocket"] });
@@ -22,17 +25,13 @@ test("clients reconnect by themselves after the hub restarts", async (t) => {
 	assert.deepEqual(await got, ["first hub"]);
 
 	const lost = [a, b, c].map((s) => waitFor(s, "disconnect"));
-	// the hub exits cleanly and promptly on SIGTERM
-	const res = await hub1.stop();
-	assert.equal(res.signal, null, `hub killed by ${res.signal}\n${hub1.stderr}`);
-	assert.equal(res.code, 0);
-	assert.ok(res.ms < 2000, `SIGTERM took ${res.ms} ms`);
+	await stop(hub1);
 	const reasons = (await Promise.all(lost)).map(([r]) => r);
-	for (const r of reasons)
-		assert.ok(["transport close", "transport error", "io server disconnect", "server shutting down"].includes(r), r);
+	// "io server disconnect" (a DISCONNECT packet) would stop the client
+	// from reconnecting: the hub going away must look like a lost transport
+	assert.deepEqual(reasons.map((r) => ["transport close", "transport error"].includes(r) ? "lost" : r),
+		["lost", "lost", "lost"]);
 
-	// a new hub on the same port: the clients come back by themselves,
-	// unless the hub told them "server disconnect" (then they do not)
 	const back = [a, b, c].map((s) => waitFor(s, "connect", 5000));
 	const hub2 = await startHub(t, ["--relay"], { port: hub1.port });
 	await Promise.all(back);
@@ -49,7 +48,45 @@ test("clients reconnect by themselves after the hub restarts", async (t) => {
 	b.emit("y", { n: 2 });
 	assert.deepEqual(await got, ["second hub"]);
 	assert.deepEqual(await got2, [{ n: 2 }]);
-	await hub2.stop();
+	await upgraded(a);
+}
+
+test("clients reconnect by themselves after the hub dies (SIGKILL) and restarts", async (t) => {
+	await restartScenario(t, async (hub) => {
+		process.kill(hub.pid, "SIGKILL");
+		await hub.exited;
+	});
+});
+
+// Known hub bug (see the report): on SIGTERM the hub sends a Socket.IO
+// DISCONNECT ("41") to every socket, which socket.io-client takes as
+// "io server disconnect" and so never reconnects. socket.io's own
+// io.close() just closes the transports ("transport close").
+test("clients reconnect by themselves after the hub restarts (SIGTERM)", {
+	todo: "hub bug: SIGTERM sends 41 to every socket, so clients do not reconnect",
+}, async (t) => {
+	await restartScenario(t, async (hub) => {
+		const res = await hub.stop();
+		assert.deepEqual([res.code, res.signal], [0, null], hub.stderr);
+		assert.ok(res.ms < 2000, `SIGTERM took ${res.ms} ms`);
+	});
+});
+
+test("SIGTERM sends no Socket.IO DISCONNECT, only closes the transport", {
+	todo: "hub bug: SIGTERM sends 41 to every socket, so clients do not reconnect",
+}, async (t) => {
+	const hub = await startHub(t, ["--nsp", "/custom"]);
+	const c = await rawSocket(t, hub);
+	c.send("40/custom,");
+	await c.next();
+	process.kill(hub.pid, "SIGTERM");
+	const frames = [];
+	try {
+		for (;;)
+			frames.push(await c.next(2000));
+	} catch { /* closed */ }
+	await c.closed;
+	assert.deepEqual(frames.filter((f) => f !== "1"), []);
 });
 
 test("SIGTERM: exit status 0 within 2 s with websocket clients connected", async (t) => {
