@@ -30,6 +30,12 @@
 /* Lines a group member may hold unconfirmed: what it holds when it dies
  * goes to another member. */
 #define GROUP_WINDOW 64
+/* Lines a group member may have waiting for window room before the
+ * group's events are dropped (and counted) instead. */
+#define GROUP_MAX_BACKLOG 65536
+/* A client that sends requests faster than it reads the answers is not
+ * read from while this much of its output is unwritten. */
+#define CTL_MAX_ANSWERS (1u << 20)
 
 struct ctl_client;
 
@@ -57,6 +63,7 @@ struct ctl_client {
 	struct sio_ctl *ctl;
 	unsigned long line;		/* request lines read */
 	bool paused;			/* back-pressure: not reading */
+	bool paused_out;		/* not reading: its answers are not read */
 
 	bool subscribed;
 	bool lifecycle;
@@ -558,8 +565,21 @@ ack_wait_finish(struct ack_wait *w)
 /* ---- the event stream ---------------------------------------------------------- */
 
 static void
+dropped_note(struct ctl_client *cl)
+{
+	char note[80];
+	int n = snprintf(note, sizeof note, "{\"type\":\"dropped\",\"count\":%zu,\"time\":%lld}\n",
+	    cl->dropped, (long long)sio_now_ms());
+	sio_outq_copy(&cl->conn->out, note, (size_t)n);
+	sio_log_warn("control client: %zu events dropped for a slow listener", cl->dropped);
+	cl->dropped = 0;
+}
+
+static void
 group_pump(struct ctl_client *cl)
 {
+	if (cl->dropped && cl->nbacklog < GROUP_MAX_BACKLOG / 2)
+		dropped_note(cl);
 	while (cl->nbacklog > 0 && cl->nheld < GROUP_WINDOW) {
 		struct sio_rc *line = cl->backlog[0];
 		memmove(cl->backlog, cl->backlog + 1, --cl->nbacklog * sizeof *cl->backlog);
@@ -576,6 +596,10 @@ group_pump(struct ctl_client *cl)
 static void
 group_take(struct ctl_client *cl, struct sio_rc *line)
 {
+	if (cl->nbacklog >= GROUP_MAX_BACKLOG) {
+		cl->dropped++;
+		return;
+	}
 	if (cl->nbacklog == cl->capbacklog) {
 		cl->capbacklog = cl->capbacklog ? cl->capbacklog * 2 : 64;
 		cl->backlog = sio_xrealloc(cl->backlog, cl->capbacklog * sizeof *cl->backlog);
@@ -595,14 +619,8 @@ deliver(struct ctl_client *cl, struct sio_rc *line)
 		cl->dropped++;
 		return;
 	}
-	if (cl->dropped) {
-		char note[80];
-		int n = snprintf(note, sizeof note, "{\"type\":\"dropped\",\"count\":%zu,\"time\":%lld}\n",
-		    cl->dropped, (long long)sio_now_ms());
-		sio_outq_copy(&cl->conn->out, note, (size_t)n);
-		sio_log_warn("control client: %zu events dropped for a slow listener", cl->dropped);
-		cl->dropped = 0;
-	}
+	if (cl->dropped)
+		dropped_note(cl);
 	sio_outq_push(&cl->conn->out, line->data, line->len, SIO_REF_RC, sio_rc_ref(line));
 	sio_conn_want_flush(cl->conn);
 }
@@ -1176,6 +1194,11 @@ sio_ctl_process(struct sio_conn *c)
 	size_t max = sio_hub_cfg(c->hub)->max_payload * 2 + 65536;
 
 	while (!c->closed && !cl->paused) {
+		if (c->out.bytes > CTL_MAX_ANSWERS) {
+			cl->paused_out = true;
+			sio_conn_pause_reading(c, true);
+			break;
+		}
 		char *nl = memchr(c->in.data + off, '\n', c->in.len - off);
 		if (!nl)
 			break;
@@ -1253,6 +1276,19 @@ client_closed(struct sio_conn *c, const char *reason)
 }
 
 static void
+client_drained(struct sio_conn *c)
+{
+	struct ctl_client *cl = (struct ctl_client *)c->ctl;
+	if (!cl || !cl->paused_out)
+		return;
+	cl->paused_out = false;
+	if (!cl->paused) {
+		sio_conn_pause_reading(c, false);
+		sio_ctl_process(c);
+	}
+}
+
+static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
 	struct sio_ctl *ctl = SIO_CONTAINER_OF(w, struct sio_ctl, accept_io);
@@ -1274,6 +1310,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 		ctl->clients = cl;
 		c->ctl = (struct sio_ctl_client *)cl;
 		c->on_close = client_closed;
+		c->on_drain = client_drained;
 	}
 }
 
@@ -1329,6 +1366,8 @@ sio_ctl_resume(struct sio_ctl *ctl)
 		if (!cl->paused || cl->conn->closed)
 			continue;
 		cl->paused = false;
+		if (cl->paused_out)
+			continue;	/* it resumes when its answers are read */
 		sio_conn_pause_reading(cl->conn, false);
 		sio_ctl_process(cl->conn);
 	}
