@@ -195,7 +195,10 @@ sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c)
 {
 	const char *path = c->req.path ? c->req.path : "/";
 
-	if (hub->stopping) {
+	char sid[32];
+	/* While stopping, sessions may still fetch their last packets; only
+	 * new sessions are refused. */
+	if (hub->stopping && !sio_web_query(&c->req, "sid", sid, sizeof sid)) {
 		sio_web_respond(c, 503, "text/plain", NULL, "Shutting down", 13);
 		c->req.keep_alive = false;
 		sio_web_response_done(c);
@@ -274,7 +277,6 @@ sio_hub_stop(struct sio_hub *hub)
 	ev_timer_stop(hub->loop, &hub->accept_retry);
 	close(hub->lfd);
 	hub->lfd = -1;
-	sio_server_shutdown(hub->sio);
 	sio_eio_close_all(hub->eio, "server shutting down");
 	if (hub->echo)
 		sio_eio_close_all(hub->echo, "server shutting down");

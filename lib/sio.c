@@ -12,7 +12,8 @@
 
 #include <uthash.h>
 
-#define JSON_MAX_DEPTH 64
+/* Deep enough for any sane payload; the parser needs no stack for it. */
+#define JSON_MAX_DEPTH 1000
 
 struct sio_nsp {
 	char *name;
@@ -897,14 +898,3 @@ sio_server_disconnect(struct sio_server *srv, const struct sio_target *t, bool c
 	return done;
 }
 
-void
-sio_server_shutdown(struct sio_server *srv)
-{
-	struct sio_nsp *n, *tmp;
-	struct sio_socket *s, *stmp;
-	HASH_ITER(hh, srv->nsps, n, tmp) {
-		HASH_ITER(hh, n->sockets, s, stmp)
-			socket_send(s, sio_packet_encode(SIO_PACKET_DISCONNECT, 0, n->name,
-			    strlen(n->name), -1, NULL, 0));
-	}
-}

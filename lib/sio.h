@@ -26,8 +26,6 @@ extern const struct sio_eio_handler sio_server_eio_handler;
 
 struct sio_server *sio_server_new(struct sio_hub *hub, char *err);
 void sio_server_free(struct sio_server *srv);
-/* Disconnects every socket with "server shutting down". */
-void sio_server_shutdown(struct sio_server *srv);
 
 /* An event or ack a client sent, as observers see it. */
 struct sio_event {

@@ -205,7 +205,11 @@ class Hub {
 		if (!this.running)
 			return { ...this.exit, ms: 0 };
 		const t0 = Date.now();
-		process.kill(this.pid, "SIGTERM");
+		try {
+			process.kill(this.pid, "SIGTERM");
+		} catch {
+			/* exited already; the exit event is on its way */
+		}
 		let timer;
 		const killed = new Promise((resolve) => {
 			timer = setTimeout(() => {
@@ -228,9 +232,13 @@ export async function startHub(t, args = [], opts = {}) {
 		const hub = new Hub(port, args);
 		if (t) {
 			defer(t, async () => {
+				if (!hub.running)
+					return;
 				// let the hub see the clients' goodbyes (closed just before)
 				await sleep(50);
-				await hub.stop();
+				const res = await hub.stop();
+				if (res.signal === "SIGKILL")
+					t.diagnostic(`sio-hub on port ${port} ignored SIGTERM for 3 s and was killed`);
 			});
 		}
 		if (await hub.ready())
