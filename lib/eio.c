@@ -71,7 +71,9 @@ static_pkt(const char *s)
 }
 
 static void session_finish(struct sio_eio_session *s);
-enum close_mode { CLOSE_BY_CLIENT, CLOSE_CLIENT_PACKET, CLOSE_ERROR, CLOSE_GRACEFUL };
+enum close_mode {
+	CLOSE_BY_CLIENT, CLOSE_CLIENT_PACKET, CLOSE_ERROR, CLOSE_GRACEFUL, CLOSE_SHUTDOWN
+};
 static void session_close(struct sio_eio_session *s, const char *reason, enum close_mode mode);
 static void session_destroy(void *arg);
 static void heartbeat_cb(EV_P_ ev_timer *w, int revents);
@@ -389,12 +391,17 @@ static void ws_message(struct sio_conn *c, bool binary, const uint8_t *p, size_t
 static void ws_conn_closed(struct sio_conn *c, const char *reason);
 
 /*
- * Closes the session. CLOSE_BY_CLIENT: the client sent a close packet or
- * its transport went away, so nothing more is sent. CLOSE_ERROR: a close
- * packet is sent where a transport is ready for it; queued packets are
- * dropped. CLOSE_GRACEFUL: queued packets go first, and a polling client
- * with no GET waiting may fetch them (and the close) for a short while,
- * as the reference server drains its buffer before closing.
+ * Closes the session.
+ * CLOSE_BY_CLIENT: its transport went away; nothing more is sent.
+ * CLOSE_CLIENT_PACKET: it sent "1"; a waiting GET gets a noop.
+ * CLOSE_ERROR: queued packets are dropped; a waiting GET gets "1".
+ * CLOSE_GRACEFUL: queued packets go first, then "1" to a GET.
+ * CLOSE_SHUTDOWN: queued packets go first, then no "1": clients see their
+ * transport close and reconnect (a "1" makes python-engineio give up).
+ * A WebSocket is closed without a "1" in every case, as the reference
+ * server's websocket transport does. A polling client with no GET waiting
+ * may fetch what is left for a short while: a client's POST "1" and its
+ * GET race, and libev may hand us the POST first.
  */
 static void
 session_close(struct sio_eio_session *s, const char *reason, enum close_mode mode)
@@ -416,27 +423,23 @@ session_close(struct sio_eio_session *s, const char *reason, enum close_mode mod
 		struct sio_conn *w = s->ws;
 		s->ws = NULL;
 		w->session = NULL;
-		if (mode != CLOSE_BY_CLIENT && mode != CLOSE_CLIENT_PACKET)
-			sio_ws_send(w, sio_pkt_ref(pkt_close));
-		sio_ws_close(w, 1000);
+		sio_ws_close(w, mode == CLOSE_SHUTDOWN ? 1001 : 1000);
 	}
-	if (mode != CLOSE_GRACEFUL) {
+	bool keep = mode == CLOSE_GRACEFUL || mode == CLOSE_SHUTDOWN;
+	if (!keep) {
 		for (size_t i = 0; i < s->qn; i++)
 			sio_pkt_unref(s->q[i]);
 		s->qn = 0;
 	}
+	struct sio_pkt *last = mode == CLOSE_ERROR || mode == CLOSE_GRACEFUL ? pkt_close :
+	    mode == CLOSE_SHUTDOWN ? NULL : pkt_noop;
 	if (s->poll) {
-		/* The waiting GET learns of the close: a noop when the client
-		 * asked for it, a close packet when the server decided. */
-		bool by_client = mode == CLOSE_BY_CLIENT || mode == CLOSE_CLIENT_PACKET;
-		queue_pkt(s, sio_pkt_ref(by_client ? pkt_noop : pkt_close));
+		if (last)
+			queue_pkt(s, sio_pkt_ref(last));
 		answer_poll(s, s->poll);
-	} else if (!s->ws_transport && (mode == CLOSE_CLIENT_PACKET ||
-	    (mode == CLOSE_GRACEFUL && s->qn > 0))) {
-		/* A GET may be on its way: a client's POST "1" and its GET race,
-		 * and libev may hand us the POST first. Keep the session's last
-		 * words for it a little while. */
-		queue_pkt(s, sio_pkt_ref(mode == CLOSE_CLIENT_PACKET ? pkt_noop : pkt_close));
+	} else if (!s->ws_transport && (mode == CLOSE_CLIENT_PACKET || (keep && s->qn > 0))) {
+		if (last)
+			queue_pkt(s, sio_pkt_ref(last));
 		s->closing = true;
 	}
 	congestion_update(s);
@@ -494,7 +497,7 @@ sio_eio_close_all(struct sio_eio_server *srv, const char *reason)
 		if (s->closing)
 			session_finish(s);
 		else
-			sio_eio_close_graceful(s, reason);
+			session_close(s, reason, CLOSE_SHUTDOWN);
 	}
 }
 
@@ -606,10 +609,8 @@ handle_post(struct sio_eio_session *s, struct sio_conn *c)
 	if (len == 0)
 		sio_eio_close(s, "parse error");
 	sio_buf_free(&bin);
-	if (!ok && s->closed && !(len > 0 && body[0] == '1')) {
-		respond_error(c, EIO_ERR_BAD_REQUEST);
-		return;
-	}
+	(void)ok;
+	/* The payload was read: "ok", even when it ended the session (ref). */
 	respond(c, 200, "text/html", "ok", 2);
 }
 
@@ -795,21 +796,21 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 			s->ws_transport = true;
 			s->ws = c;
 			attach_ws(s, c);
-			open_packet(s, &b);
-			sio_ws_send(c, sio_pkt_from(false, b.data, b.len));
-		} else {
-			open_packet(s, &b);
-			respond(c, 200, "text/plain; charset=UTF-8", b.data, b.len);
 		}
-		sio_buf_free(&b);
+		open_packet(s, &b);
 		sio_log_debug("%s: session %s opened (%s)", s->peer, s->sid, transport);
+		/* The layer above reads the request before answering it resets it. */
 		if (srv->h->on_open)
 			srv->h->on_open(s, r, srv->user);
 		if (is_ws) {
+			sio_ws_send(c, sio_pkt_from(false, b.data, b.len));
 			sio_web_req_reset(&c->req);
 			if (!c->closed)
 				sio_ws_process(c);	/* frames that came with the upgrade */
+		} else {
+			respond(c, 200, "text/plain; charset=UTF-8", b.data, b.len);
 		}
+		sio_buf_free(&b);
 		return;
 	}
 
