@@ -34,7 +34,8 @@ static const char usage_text[] =
 "      --jq FILTER        build event objects from JSON on stdin with a jq program\n"
 "      --strict           stop at the first bad stdin line\n"
 "      --ack              wait for every recipient's ack; print one line per answer\n"
-"      --timeout DURATION how long --ack waits (default 5s; ms, s, m suffixes)\n"
+"      --timeout DURATION how long --ack waits (default 5s; a number with ms, s,\n"
+"                         m or h; a bare number is seconds)\n"
 "      --reply HANDLE     answer the ack HANDLE printed by sio-listen\n"
 "  -q, --quiet            do not report bad lines, only count them\n"
 "  -h, --help             show this help\n"
@@ -422,6 +423,9 @@ main(int argc, char **argv)
 		usage_error("--raw and --jq do not go together%s", "");
 	if ((e.raw_event || jq_prog) && optind < argc)
 		usage_error("--raw and --jq read stdin; '%s' is one argument too many", argv[optind]);
+	if (e.d.ack && (e.raw_event || jq_prog))
+		usage_error("--ack waits for each event's answers: give EVENT, or event "
+		    "lines on stdin, not --raw or --jq%s", "");
 	if (reply && (e.raw_event || jq_prog || e.d.ack))
 		usage_error("--reply sends one answer; it takes no --raw, --jq or --ack%s", "");
 	if (e.raw_event && (e.raw_event[0] == '\0'))

@@ -26,7 +26,7 @@ static const char usage_text[] =
 "\n"
 "  -S, --socket PATH     the hub's control socket\n"
 "  -n, --nsp NSP         only this namespace\n"
-"  -e, --event NAME      only events named NAME (repeatable)\n"
+"  -e, --event NAME      only events named NAME (repeatable; implies --events-only)\n"
 "  -r, --room ROOM       only sockets in ROOM (repeatable)\n"
 "      --events-only     no connect and disconnect lines\n"
 "  -f, --filter JQ       print what the jq program makes of each line\n"
@@ -40,7 +40,7 @@ static const char usage_text[] =
 "\n"
 "On a terminal, lines are shown for people (colour unless NO_COLOR is set).\n"
 "Exit status: 0 after --count lines or when stdout is closed, 64 usage\n"
-"error, 69 hub not reachable or gone.\n";
+"error, 69 hub not reachable or gone, 74 output error.\n";
 
 enum { OPT_EVENTS_ONLY = 256, OPT_JSON };
 
@@ -127,12 +127,20 @@ pretty(struct listener *ls, const char *l, size_t n)
 		    (int)(t % 1000));
 	}
 	const char *nsp = raw(ls, l, "nsp", &len);
+	if (len >= 2 && nsp[0] == '"') {
+		nsp++;
+		len -= 2;	/* a namespace is shown without its quotes */
+	}
 	sio_buf_printf(&b, "%s%s%s %s%.*s%s ", dim, ts, off, cy, (int)len, nsp, off);
 	const char *sid = raw(ls, l, "sid", &len);
 	if (len > 2)
 		sio_buf_printf(&b, "%s%.*s%s ", ye, (int)len - 2, sid + 1, off);
 	if (type.data && strcmp(type.data, "event") == 0) {
 		const char *ev = raw(ls, l, "event", &len);
+		if (len >= 2 && ev[0] == '"') {
+			ev++;
+			len -= 2;
+		}
 		sio_buf_printf(&b, "%s%.*s%s ", gr, (int)len, ev, off);
 		const char *data = raw(ls, l, "data", &len);
 		sio_buf_add(&b, data, len);
@@ -211,6 +219,7 @@ main(int argc, char **argv)
 		case 'e':
 			events = sio_xrealloc(events, (nevents + 1) * sizeof *events);
 			events[nevents++] = optarg;
+			events_only = true;
 			break;
 		case 'r':
 			rooms = sio_xrealloc(rooms, (nrooms + 1) * sizeof *rooms);

@@ -32,8 +32,9 @@ static const char usage_text[] =
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
 "\n"
-"Exit status: 0 done, 1 nothing matched (an empty room, no socket changed),\n"
-"64 usage error, 69 hub not reachable.\n";
+"Exit status: 0 done (joining a room a socket is in already is done), 1 nothing\n"
+"matched (an empty room, no such socket), 64 usage error, 69 hub not reachable,\n"
+"70 unreadable answer from the hub, 74 output error.\n";
 
 enum { OPT_CLOSE = 256, OPT_JSON };
 

@@ -469,9 +469,11 @@ op_emit(struct ctl_client *cl, const struct req *r)
 		int end_tok = (int)tok(r, di)->next;
 		int rc = lift_binaries(&payload, r->doc, r->text, first, end_tok, att, &natt);
 		if (rc < 0) {
-			answer_error(cl, r, rc == SIO_ELIMIT ? "limit" : "bad_request",
-			    rc == SIO_ELIMIT ? "more than %d binary values" : "bad base64 in a _binary value (%d)",
-			    SIO_MAX_ATTACHMENTS);
+			if (rc == SIO_ELIMIT)
+				answer_error(cl, r, "limit", "more than %d binary values",
+				    SIO_MAX_ATTACHMENTS);
+			else
+				answer_error(cl, r, "bad_request", "bad base64 in a _binary value");
 			goto out;
 		}
 		/* The rest, up to the last element's end. */
@@ -845,6 +847,15 @@ op_subscribe(struct ctl_client *cl, const struct req *r)
 	}
 	int li = field(r, "lifecycle");
 	cl->lifecycle = li < 0 || tok(r, li)->type != SIO_JSON_FALSE;
+	/* A second subscribe replaces the first. */
+	for (size_t i = 0; i < cl->nevents; i++)
+		free(cl->events[i]);
+	free(cl->events);
+	for (size_t i = 0; i < cl->nrooms; i++)
+		free(cl->rooms[i]);
+	free(cl->rooms);
+	free(cl->nsp);
+	free(cl->group);
 	cl->events = events.v;
 	cl->nevents = events.n;
 	cl->rooms = rooms.v;
@@ -1314,27 +1325,44 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	}
 }
 
+/*
+ * Creates the socket's directory 0700. When the hub made it (the default
+ * path, or one it created now), it must be ours and closed to others:
+ * a directory someone else made first in /tmp could let them swap the
+ * socket.
+ */
 static int
-make_parent_dir(const char *path, char *err)
+make_parent_dir(const char *path, bool is_default, char *err)
 {
 	char *dir = sio_xstrdup(path);
 	char *slash = strrchr(dir, '/');
+	struct stat st;
+	int rc = 0;
+
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		bool made = mkdir(dir, 0700) == 0;
+		if (!made && errno != EEXIST) {
 			snprintf(err, SIO_ERRLEN, "cannot create %s: %s", dir, strerror(errno));
-			free(dir);
-			return -1;
+			rc = -1;
+		} else if (is_default && (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid() || (st.st_mode & 077) != 0)) {
+			snprintf(err, SIO_ERRLEN, "%s must be a directory of yours that only "
+			    "you can use (mode 0700); not using it", dir);
+			rc = -1;
 		}
 	}
 	free(dir);
-	return 0;
+	return rc;
 }
 
 struct sio_ctl *
 sio_ctl_new(struct sio_hub *hub, struct sio_server *srv, const char *path, char *err)
 {
-	if (make_parent_dir(path, err) < 0)
+	char *def = sio_ctl_path(NULL);
+	bool is_default = strcmp(def, path) == 0;
+	free(def);
+	if (make_parent_dir(path, is_default, err) < 0)
 		return NULL;
 	int fd = sio_net_listen_unix(path, 0600, err);
 	if (fd < 0)

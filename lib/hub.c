@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -310,6 +312,15 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 	if (hub->lfd < 0) {
 		free(hub);
 		return NULL;
+	}
+	if (cfg->port == 0) {
+		/* Port 0: the kernel chose; say which. */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		if (getsockname(hub->lfd, (struct sockaddr *)&ss, &sl) == 0)
+			hub->cfg.port = ntohs(ss.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&ss)->sin6_port :
+			    ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	hub->sio = sio_server_new(hub, err);
 	if (!hub->sio) {

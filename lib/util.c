@@ -223,6 +223,14 @@ sio_random_id(char *out, size_t len)
 	/* 64 symbols: each byte's low six bits are uniform. */
 	for (size_t i = 0; i < len; i++)
 		out[i] = alphabet[rnd[i] & 63];
+	/* An id that starts with '-' reads as an option on a command line. */
+	while (len > 0 && out[0] == '-') {
+		if (RAND_bytes(rnd, 1) != 1) {
+			errno = EIO;
+			return SIO_ESYS;
+		}
+		out[0] = alphabet[rnd[0] & 63];
+	}
 	out[len] = '\0';
 	return SIO_OK;
 }

@@ -14,7 +14,7 @@ for p in gcc make pkg-config libwslay-dev libev-dev libssl-dev libjq-dev \
 command -v node >/dev/null || want nodejs
 command -v npm >/dev/null || want npm
 for p in python3-socketio python3-websocket python3-requests \
-	python3-aiohttp mandoc jq; do want "$p"; done
+	python3-aiohttp mandoc jq bash-completion zsh fish; do want "$p"; done
 
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then
