@@ -29,6 +29,7 @@ static const char usage_text[] =
 "      --transports LIST      polling,websocket (default both)\n"
 "      --cors ORIGIN          allow cross-origin requests from ORIGIN (repeatable; * for any)\n"
 "      --engine-echo PATH     also serve a bare Engine.IO echo endpoint at PATH\n"
+"      --static DIR           serve the files under DIR at / (no listings)\n"
 "  -S, --socket PATH          control socket (default $SIO_SOCKET, else\n"
 "                             $XDG_RUNTIME_DIR/sio/hub.sock, else /tmp/sio-$UID/hub.sock)\n"
 "      --no-control           serve no control socket\n"
@@ -46,7 +47,7 @@ static const char usage_text[] =
 enum {
 	OPT_PATH = 256, OPT_ANY_NSP, OPT_RELAY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_UPGRADE_TIMEOUT, OPT_MAX_PAYLOAD, OPT_TRANSPORTS,
-	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
+	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_STATIC, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
 };
 
 static const struct option longopts[] = {
@@ -64,6 +65,7 @@ static const struct option longopts[] = {
 	{ "transports", required_argument, NULL, OPT_TRANSPORTS },
 	{ "cors", required_argument, NULL, OPT_CORS },
 	{ "engine-echo", required_argument, NULL, OPT_ENGINE_ECHO },
+	{ "static", required_argument, NULL, OPT_STATIC },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
 	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER },
@@ -173,6 +175,7 @@ main(int argc, char **argv)
 			cfg.engine_echo = optarg;
 			break;
 		case 'S': cfg.ctl_path = optarg; break;
+		case OPT_STATIC: cfg.static_dir = optarg; break;
 		case OPT_NO_CONTROL: cfg.no_ctl = true; break;
 		case OPT_MAX_HEADER:
 			cfg.max_header_bytes = (size_t)number("--max-header-bytes", optarg, 256, 1L << 24);

@@ -114,8 +114,12 @@ const char *sio_web_header(const struct sio_web_req *r, const char *name);
  * absent. A value that does not fit is truncated and reported absent.
  */
 bool sio_web_query(const struct sio_web_req *r, const char *name, char *out, size_t outlen);
-/* Percent-decodes s[0..n) ('+' is a space) into out; false if it does not fit. */
-bool sio_web_url_decode(const char *s, size_t n, char *out, size_t outlen);
+/*
+ * Percent-decodes s[0..n) into out; '+' is a space when plus_space (query
+ * strings), itself in paths. False if it does not fit.
+ */
+bool sio_web_url_decode(const char *s, size_t n, bool plus_space, char *out,
+    size_t outlen);
 /*
  * Writes a complete response. extra_headers holds whole "Name: v\r\n"
  * lines or is NULL. The body is copied.

@@ -2,6 +2,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "eio.h"
+#include "files.h"
 #include "log.h"
 #include "pkt.h"
 #include "sio.h"
@@ -42,6 +43,7 @@ struct sio_hub {
 	struct sio_server *sio;
 	struct sio_ctl *ctl;
 	char *ctl_path;
+	struct sio_files *files;
 	int congested;
 };
 
@@ -214,6 +216,10 @@ sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c)
 		sio_eio_handle(hub->eio, c);
 		return;
 	}
+	if (hub->files && !c->req.too_large) {
+		sio_files_serve(hub->files, c);
+		return;
+	}
 	if (c->req.too_large) {
 		sio_web_respond(c, 413, "text/plain", NULL, "Payload Too Large", 17);
 	} else {
@@ -322,6 +328,11 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 			    ((struct sockaddr_in6 *)&ss)->sin6_port :
 			    ((struct sockaddr_in *)&ss)->sin_port);
 	}
+	if (cfg->static_dir && !(hub->files = sio_files_new(cfg->static_dir, err))) {
+		close(hub->lfd);
+		free(hub);
+		return NULL;
+	}
 	hub->sio = sio_server_new(hub, err);
 	if (!hub->sio) {
 		close(hub->lfd);
@@ -375,6 +386,7 @@ sio_hub_free(struct sio_hub *hub)
 		return;
 	sio_ctl_free(hub->ctl);
 	free(hub->ctl_path);
+	sio_files_free(hub->files);
 	sio_eio_server_free(hub->echo);
 	sio_eio_server_free(hub->eio);
 	sio_server_free(hub->sio);

@@ -24,6 +24,7 @@ struct sio_hub_config {
 	int port;
 	const char *path;		/* Engine.IO path of Socket.IO, "/socket.io/" */
 	const char *engine_echo;	/* bare Engine.IO echo endpoint, or NULL */
+	const char *static_dir;		/* files served at /, or NULL */
 	const char **nsps;		/* namespaces accepted besides "/" */
 	size_t nnsps;
 	bool any_nsp;			/* accept every namespace */

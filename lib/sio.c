@@ -343,8 +343,8 @@ query_json(struct sio_buf *b, const struct sio_web_req *r)
 		const char *eq = memchr(q, '=', len);
 		size_t klen = eq ? (size_t)(eq - q) : len;
 		size_t vlen = eq ? len - klen - 1 : 0;
-		if (klen > 0 && sio_web_url_decode(q, klen, key, sizeof key) &&
-		    sio_web_url_decode(eq ? eq + 1 : q, vlen, val, sizeof val)) {
+		if (klen > 0 && sio_web_url_decode(q, klen, true, key, sizeof key) &&
+		    sio_web_url_decode(eq ? eq + 1 : q, vlen, true, val, sizeof val)) {
 			if (!first)
 				sio_buf_addc(b, ',');
 			sio_json_add_str(b, key, strlen(key));

@@ -299,12 +299,12 @@ hexval(char c)
 }
 
 bool
-sio_web_url_decode(const char *s, size_t n, char *out, size_t outlen)
+sio_web_url_decode(const char *s, size_t n, bool plus_space, char *out, size_t outlen)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		if (ch == '+') {
+		if (ch == '+' && plus_space) {
 			ch = ' ';
 		} else if (ch == '%' && i + 2 < n &&
 		    hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
@@ -331,11 +331,11 @@ sio_web_query(const struct sio_web_req *r, const char *name, char *out, size_t o
 		const char *eq = memchr(q, '=', len);
 		size_t klen = eq ? (size_t)(eq - q) : len;
 		char key[64];
-		if (sio_web_url_decode(q, klen, key, sizeof key) && strlen(key) == nlen &&
+		if (sio_web_url_decode(q, klen, true, key, sizeof key) && strlen(key) == nlen &&
 		    memcmp(key, name, nlen) == 0) {
 			const char *v = eq ? eq + 1 : q + len;
 			size_t vlen = eq ? len - klen - 1 : 0;
-			return sio_web_url_decode(v, vlen, out, outlen);
+			return sio_web_url_decode(v, vlen, true, out, outlen);
 		}
 		q += len;
 		if (*q == '&')
