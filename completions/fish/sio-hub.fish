@@ -20,6 +20,7 @@ complete -c sio-hub -l max-payload -x -a 1000000 -d 'Largest message or POST bod
 complete -c sio-hub -l transports -x -a 'polling,websocket websocket polling' -d 'Transports clients may use (default both)'
 complete -c sio-hub -l cors -x -a '\*' -d 'Allow cross-origin requests from ORIGIN (repeatable)'
 complete -c sio-hub -l engine-echo -x -d 'Also serve a bare Engine.IO echo endpoint at PATH'
+complete -c sio-hub -l static -x -a '(__fish_complete_directories)' -d 'Serve the files under DIR at /'
 complete -c sio-hub -s S -l socket -r -F -d 'Control socket'
 complete -c sio-hub -l no-control -d 'Serve no control socket'
 complete -c sio-hub -l max-header-bytes -x -a 16384 -d 'Largest HTTP request head (default 16384)'
