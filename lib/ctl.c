@@ -64,6 +64,7 @@ struct ctl_client {
 	unsigned long line;		/* request lines read */
 	bool paused;			/* back-pressure: not reading */
 	bool paused_out;		/* not reading: its answers are not read */
+	bool skipping;			/* dropping the rest of an over-long line */
 
 	bool subscribed;
 	bool lifecycle;
@@ -1204,6 +1205,15 @@ sio_ctl_process(struct sio_conn *c)
 	size_t off = 0;
 	size_t max = sio_hub_cfg(c->hub)->max_payload * 2 + 65536;
 
+	if (cl->skipping) {
+		char *nl = memchr(c->in.data, '\n', c->in.len);
+		if (!nl) {
+			sio_buf_reset(&c->in);
+			return;
+		}
+		off = (size_t)(nl - c->in.data) + 1;
+		cl->skipping = false;
+	}
 	while (!c->closed && !cl->paused) {
 		if (c->out.bytes > CTL_MAX_ANSWERS) {
 			cl->paused_out = true;
@@ -1217,13 +1227,13 @@ sio_ctl_process(struct sio_conn *c)
 		off = (size_t)(nl - c->in.data) + 1;
 	}
 	sio_buf_consume(&c->in, off);
-	if (!c->closed && c->in.len > max) {
+	if (!c->closed && !cl->paused && !cl->paused_out && c->in.len > max) {
+		/* Refuse the line, drop it up to its newline, go on with the next. */
 		struct req r = { "", 0, NULL, NULL, 0 };
 		cl->line++;
 		answer_error(cl, &r, "limit", "line longer than %zu bytes", max);
-		c->close_after_flush = true;
-		sio_conn_want_flush(c);
-		sio_conn_pause_reading(c, true);
+		sio_buf_reset(&c->in);
+		cl->skipping = true;
 	}
 }
 

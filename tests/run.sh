@@ -43,7 +43,7 @@ for layer in $layers; do
 		done
 		;;
 	cli)
-		for t in tests/cli/*.sh; do
+		for t in tests/cli/[0-9]*.sh; do
 			[ -f "$t" ] || continue
 			name=$(basename "$t" .sh)
 			run_tap "cli/$name" "$out/cli-$name.log" sh "$t"
