@@ -13,11 +13,12 @@
 # runs `npx mocha test-suite.js` in each and exits with the worst status.
 # Without, serves until interrupted.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bin=$(pwd)/cmd
 dir=$(mktemp -d)
 sock=$dir/hub.sock
 pids=""
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	rm -rf "$dir"

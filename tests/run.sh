@@ -4,7 +4,7 @@
 # Each layer's full output goes to tests/out/<layer>.log; failures are
 # echoed to the terminal.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/tests/out"
 mkdir -p "$out"
