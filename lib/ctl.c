@@ -1369,10 +1369,7 @@ make_parent_dir(const char *path, bool is_default, char *err)
 struct sio_ctl *
 sio_ctl_new(struct sio_hub *hub, struct sio_server *srv, const char *path, char *err)
 {
-	char *def = sio_ctl_path(NULL);
-	bool is_default = strcmp(def, path) == 0;
-	free(def);
-	if (make_parent_dir(path, is_default, err) < 0)
+	if (make_parent_dir(path, sio_ctl_path_is_builtin(path), err) < 0)
 		return NULL;
 	int fd = sio_net_listen_unix(path, 0600, err);
 	if (fd < 0)

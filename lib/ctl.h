@@ -42,6 +42,8 @@ void sio_ctl_resume(struct sio_ctl *ctl);
  * string the caller frees.
  */
 char *sio_ctl_path(const char *explicit_path);
+/* Is path the built-in default (the hub then checks its directory)? */
+bool sio_ctl_path_is_builtin(const char *path);
 
 struct sio_ctl_conn {
 	int fd;

@@ -15,22 +15,38 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-char *
-sio_ctl_path(const char *explicit_path)
+static char *
+builtin_path(void)
 {
-	const char *env = getenv("SIO_SOCKET");
 	const char *rt = getenv("XDG_RUNTIME_DIR");
 	struct sio_buf b = SIO_BUF_INIT;
 
-	if (explicit_path && *explicit_path)
-		return sio_xstrdup(explicit_path);
-	if (env && *env)
-		return sio_xstrdup(env);
 	if (rt && *rt)
 		sio_buf_printf(&b, "%s/sio/hub.sock", rt);
 	else
 		sio_buf_printf(&b, "/tmp/sio-%u/hub.sock", (unsigned)getuid());
 	return sio_buf_steal(&b, NULL);
+}
+
+char *
+sio_ctl_path(const char *explicit_path)
+{
+	const char *env = getenv("SIO_SOCKET");
+
+	if (explicit_path && *explicit_path)
+		return sio_xstrdup(explicit_path);
+	if (env && *env)
+		return sio_xstrdup(env);
+	return builtin_path();
+}
+
+bool
+sio_ctl_path_is_builtin(const char *path)
+{
+	char *def = builtin_path();
+	bool same = strcmp(def, path) == 0;
+	free(def);
+	return same;
 }
 
 int
