@@ -1300,7 +1300,14 @@ static void
 client_drained(struct sio_conn *c)
 {
 	struct ctl_client *cl = (struct ctl_client *)c->ctl;
-	if (!cl || !cl->paused_out)
+	if (!cl)
+		return;
+	if (cl->dropped && !cl->group) {
+		/* Caught up: tell it now what it missed, not at the next event. */
+		dropped_note(cl);
+		sio_conn_want_flush(c);
+	}
+	if (!cl->paused_out)
 		return;
 	cl->paused_out = false;
 	if (!cl->paused) {
