@@ -81,6 +81,14 @@ sio_conn_new(struct sio_hub *hub, int fd)
 }
 
 struct sio_conn *
+sio_conn_new_http(struct sio_hub *hub, int fd)
+{
+	struct sio_conn *c = sio_conn_new(hub, fd);
+	sio_web_start(c);
+	return c;
+}
+
+struct sio_conn *
 sio_conn_new_ctl(struct sio_hub *hub, int fd)
 {
 	struct sio_conn *c = sio_conn_new(hub, fd);

@@ -89,6 +89,8 @@ struct sio_conn {
 
 /* Creates a connection for an accepted fd and starts reading. */
 struct sio_conn *sio_conn_new(struct sio_hub *hub, int fd);
+/* Same, for an HTTP client (the idle timer starts now). */
+struct sio_conn *sio_conn_new_http(struct sio_hub *hub, int fd);
 /* Same, for a control-socket client. */
 struct sio_conn *sio_conn_new_ctl(struct sio_hub *hub, int fd);
 /* ctl.c: feed read bytes through the control protocol. */
@@ -102,6 +104,8 @@ void sio_conn_flush(struct sio_conn *c);
 void sio_conn_free(struct sio_conn *c);
 void sio_conn_pause_reading(struct sio_conn *c, bool pause);
 
+/* web.c: a new HTTP connection: parser ready, idle timer running. */
+void sio_web_start(struct sio_conn *c);
 /* web.c: feed read bytes through the HTTP parser. */
 void sio_web_process(struct sio_conn *c);
 /* web.c: a parked long-poll was answered; go on with pipelined input. */

@@ -170,7 +170,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 			}
 			return;
 		}
-		sio_conn_new(hub, fd);
+		sio_conn_new_http(hub, fd);
 	}
 }
 

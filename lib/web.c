@@ -208,13 +208,16 @@ fail(struct sio_conn *c, int status, const char *msg)
 }
 
 void
+sio_web_start(struct sio_conn *c)
+{
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	arm_timer(c);	/* a connection that never speaks is closed too */
+}
+
+void
 sio_web_process(struct sio_conn *c)
 {
-	if (c->parser.data == NULL) {
-		http_parser_init(&c->parser, HTTP_REQUEST);
-		c->parser.data = c;
-		arm_timer(c);
-	}
 	while (!c->closed && c->mode == SIO_CONN_HTTP && !c->busy && c->in.len > 0) {
 		size_t n = http_parser_execute(&c->parser, &settings, c->in.data, c->in.len);
 		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
