@@ -37,9 +37,19 @@ UNIT_BINS := $(UNIT_SRC:.c=)
 
 SONAME := libsio.so.0
 
+# The demo page loads the official client from the npm package that
+# `make deps` installs; it is copied at build time, never committed.
+CLIENT_JS := tests/interop/node_modules/socket.io-client/dist/socket.io.min.js
+DEMO_JS := cmd/demo/socket.io.min.js
+
 .PHONY: all deps run test check unit cli interop lint clean help
 .SECONDARY: $(BINS:=.o)
-all: .deps-ok lib/libsio.a lib/$(SONAME) $(BINS)
+all: .deps-ok lib/libsio.a lib/$(SONAME) $(BINS) $(DEMO_JS)
+
+$(LIB_OBJ) $(BINS:=.o): | .deps-ok
+$(CLIENT_JS): | .deps-ok
+$(DEMO_JS): $(CLIENT_JS)
+	cp $< $@
 
 help:
 	@echo "make          build libsio and the tools (installs missing Debian packages)"
@@ -72,7 +82,7 @@ tests/unit/%_test: tests/unit/%_test.c lib/libsio.a tests/t.h
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< lib/libsio.a $(LIBS)
 
 run: all
-	cmd/sio-hub --bind 127.0.0.1 --port 3000 $(HUB_ARGS)
+	cmd/sio-hub --bind 127.0.0.1 --port 3000 --static cmd/demo $(HUB_ARGS)
 
 test: all $(UNIT_BINS)
 	@tests/run.sh
@@ -86,6 +96,6 @@ lint:
 
 clean:
 	rm -f lib/*.o lib/*.d cmd/*.o cmd/*.d lib/libsio.a lib/libsio.so lib/$(SONAME) \
-		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok
+		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok $(DEMO_JS)
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNIT_SRC:.c=.d)
