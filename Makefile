@@ -41,6 +41,7 @@ SONAME := libsio.so.0
 # `make deps` installs; it is copied at build time, never committed.
 CLIENT_JS := tests/interop/node_modules/socket.io-client/dist/socket.io.min.js
 DEMO_JS := cmd/demo/socket.io.min.js
+DEMO_FILES = $(sort $(wildcard cmd/demo/*.html cmd/demo/*.css cmd/demo/*.js) $(DEMO_JS))
 
 .PHONY: all deps run test check unit cli interop lint clean help
 .SECONDARY: $(BINS:=.o)
@@ -57,6 +58,7 @@ help:
 	@echo "make test     build, then run every test; ends with 'N passed, N failed'"
 	@echo "make check    unit tests only"
 	@echo "make deps     install what is missing from Debian and npm"
+	@echo "make install  PREFIX=/usr/local DESTDIR= (make uninstall removes it)"
 
 # `make deps` installs only what is missing, so it is cheap to call often.
 # .deps-ok records a finished run; remove it to check again.
@@ -93,6 +95,52 @@ check: all $(UNIT_BINS)
 lint:
 	shellcheck tests/*.sh tests/cli/*.sh
 	mandoc -Tlint -Wwarning man/*.[17]
+
+# ---- install ------------------------------------------------------------
+BINDIR := $(PREFIX)/bin
+LIBDIR := $(PREFIX)/lib
+INCDIR := $(PREFIX)/include/sio
+MANDIR := $(PREFIX)/share/man
+DATADIR := $(PREFIX)/share/sio
+BASHDIR := $(PREFIX)/share/bash-completion/completions
+ZSHDIR := $(PREFIX)/share/zsh/site-functions
+FISHDIR := $(PREFIX)/share/fish/vendor_completions.d
+# The headers a program needs to use libsio; conn.h, net.h and files.h
+# are the hub's insides.
+PUBLIC_H := util.h log.h json.h pkt.h packet.h room.h eio.h sio.h ctl.h hub.h
+TOOL_NAMES := $(notdir $(BINS))
+
+INSTALLED = $(addprefix $(BINDIR)/,$(TOOL_NAMES)) \
+	$(LIBDIR)/$(SONAME) $(LIBDIR)/libsio.so $(LIBDIR)/libsio.a \
+	$(LIBDIR)/pkgconfig/libsio.pc $(addprefix $(INCDIR)/,$(PUBLIC_H)) \
+	$(addprefix $(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+	$(addprefix $(MANDIR)/man7/,$(notdir $(wildcard man/*.7))) \
+	$(addprefix $(BASHDIR)/,$(TOOL_NAMES)) $(addprefix $(ZSHDIR)/_,$(TOOL_NAMES)) \
+	$(addprefix $(FISHDIR)/,$(addsuffix .fish,$(TOOL_NAMES))) \
+	$(addprefix $(DATADIR)/demo/,$(notdir $(DEMO_FILES)))
+
+.PHONY: install uninstall
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHDIR) \
+		$(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(DATADIR)/demo
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 755 lib/$(SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsio.so
+	install -m 644 lib/libsio.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(addprefix lib/,$(PUBLIC_H)) $(DESTDIR)$(INCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@LIBS@|$(LIBS)|' lib/libsio.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libsio.pc
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 $(addprefix completions/bash/,$(TOOL_NAMES)) $(DESTDIR)$(BASHDIR)/
+	install -m 644 $(addprefix completions/zsh/_,$(TOOL_NAMES)) $(DESTDIR)$(ZSHDIR)/
+	install -m 644 $(addprefix completions/fish/,$(addsuffix .fish,$(TOOL_NAMES))) $(DESTDIR)$(FISHDIR)/
+	install -m 644 $(DEMO_FILES) $(DESTDIR)$(DATADIR)/demo/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(INCDIR) $(DESTDIR)$(DATADIR)/demo $(DESTDIR)$(DATADIR) 2>/dev/null
 
 clean:
 	rm -f lib/*.o lib/*.d cmd/*.o cmd/*.d lib/libsio.a lib/libsio.so lib/$(SONAME) \
