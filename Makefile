@@ -13,6 +13,7 @@ EV_LIBS ?= -lev
 HTTP_PARSER_LIBS ?= -lhttp_parser
 WSLAY_LIBS ?= -lwslay
 JQ_LIBS ?= -ljq
+SYSTEMD_LIBS ?= $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 SSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 SSL_LIBS ?= $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
@@ -27,7 +28,7 @@ OPT ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
 	-DSIO_VERSION='"$(VERSION)"' $(SSL_CFLAGS) -Ilib
 LDFLAGS += $(SANFLAGS)
-LIBS := $(WSLAY_LIBS) $(EV_LIBS) $(HTTP_PARSER_LIBS) $(JQ_LIBS) $(SSL_LIBS) -lm
+LIBS := $(WSLAY_LIBS) $(EV_LIBS) $(HTTP_PARSER_LIBS) $(JQ_LIBS) $(SSL_LIBS) $(SYSTEMD_LIBS) -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:.c=.o)
@@ -105,6 +106,7 @@ DATADIR := $(PREFIX)/share/sio
 BASHDIR := $(PREFIX)/share/bash-completion/completions
 ZSHDIR := $(PREFIX)/share/zsh/site-functions
 FISHDIR := $(PREFIX)/share/fish/vendor_completions.d
+UNITDIR := $(PREFIX)/lib/systemd/system
 # The headers a program needs to use libsio; conn.h, net.h and files.h
 # are the hub's insides.
 PUBLIC_H := util.h log.h json.h pkt.h packet.h room.h eio.h sio.h ctl.h hub.h
@@ -117,13 +119,14 @@ INSTALLED = $(addprefix $(BINDIR)/,$(TOOL_NAMES)) \
 	$(addprefix $(MANDIR)/man7/,$(notdir $(wildcard man/*.7))) \
 	$(addprefix $(BASHDIR)/,$(TOOL_NAMES)) $(addprefix $(ZSHDIR)/_,$(TOOL_NAMES)) \
 	$(addprefix $(FISHDIR)/,$(addsuffix .fish,$(TOOL_NAMES))) \
-	$(addprefix $(DATADIR)/demo/,$(notdir $(DEMO_FILES)))
+	$(addprefix $(DATADIR)/demo/,$(notdir $(DEMO_FILES))) $(UNITDIR)/sio-hub.service
 
 .PHONY: install uninstall
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHDIR) \
-		$(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(DATADIR)/demo
+		$(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(DATADIR)/demo \
+		$(DESTDIR)$(UNITDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 755 lib/$(SONAME) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsio.so
@@ -137,6 +140,7 @@ install: all
 	install -m 644 $(addprefix completions/zsh/_,$(TOOL_NAMES)) $(DESTDIR)$(ZSHDIR)/
 	install -m 644 $(addprefix completions/fish/,$(addsuffix .fish,$(TOOL_NAMES))) $(DESTDIR)$(FISHDIR)/
 	install -m 644 $(DEMO_FILES) $(DESTDIR)$(DATADIR)/demo/
+	sed 's|@BINDIR@|$(BINDIR)|' cmd/sio-hub.service.in > $(DESTDIR)$(UNITDIR)/sio-hub.service
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))

@@ -1,4 +1,5 @@
 /* sio-hub: the Socket.IO daemon. Options, then the hub in lib/. */
+#include "conf.h"
 #include "hub.h"
 #include "log.h"
 #include "util.h"
@@ -20,7 +21,7 @@ static const char usage_text[] =
 "      --any-nsp              accept every namespace a client asks for\n"
 "      --relay[=MODE]         re-broadcast client events: all (default) to the\n"
 "                             other sockets of the namespace, rooms to the other\n"
-"                             sockets of the rooms the sender is in\n"
+"                             sockets of the rooms the sender is in, off\n"
 "      --ping-interval MS     heartbeat interval (default 25000)\n"
 "      --ping-timeout MS      heartbeat timeout (default 20000)\n"
 "      --connect-timeout MS   close clients that join no namespace (default 45000)\n"
@@ -36,18 +37,37 @@ static const char usage_text[] =
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
+"      --metrics MODE         GET /health and /metrics: auto (default: when bound to\n"
+"                             loopback), on, off\n"
+"  -c, --config FILE          settings file (default /etc/sio/hub.conf if present):\n"
+"                             lines of 'name value' with the long option names;\n"
+"                             flags given here win\n"
+"      --check-config         check the settings and files, then exit\n"
 "  -v, --verbose              log more (repeatable)\n"
 "  -q, --quiet                log errors only\n"
 "  -h, --help                 show this help\n"
 "  -V, --version              show the version\n"
 "\n"
+"SIGHUP re-reads the settings: all but the address, port, paths and control\n"
+"socket change at once.\n"
+"\n"
 "Exit status: 0 after a clean shutdown (SIGINT, SIGTERM), 64 usage error,\n"
-"69 cannot listen, 70 internal error.\n";
+"69 cannot listen, 70 internal error, 78 bad settings file.\n";
+
+#define DEFAULT_CONF "/etc/sio/hub.conf"
+
+struct run {
+	int argc;
+	char **argv;
+	const char *conf;
+	bool conf_given, check, help, version;
+};
 
 enum {
+	OPT_CHECK = 255,
 	OPT_PATH = 256, OPT_ANY_NSP, OPT_RELAY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_UPGRADE_TIMEOUT, OPT_MAX_PAYLOAD, OPT_TRANSPORTS,
-	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_STATIC, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
+	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_STATIC, OPT_METRICS, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +91,9 @@ static const struct option longopts[] = {
 	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", no_argument, NULL, OPT_CHECK },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -78,133 +101,132 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void
-usage_error(const char *fmt, const char *arg)
+/* Short options' long names, for sio_conf_set. */
+static const char *
+long_name(int c, int idx)
 {
-	fprintf(stderr, "sio-hub: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'sio-hub --help'.\n");
-	exit(64);
-}
-
-static long
-number(const char *opt, const char *arg, long min, long max)
-{
-	long v;
-	if (!sio_parse_long(arg, min, max, &v)) {
-		fprintf(stderr, "sio-hub: %s: '%s' is not a number from %ld to %ld\n"
-		    "Try 'sio-hub --help'.\n", opt, arg, min, max);
-		exit(64);
+	switch (c) {
+	case 'b': return "bind";
+	case 'p': return "port";
+	case 'n': return "nsp";
+	case 'S': return "socket";
+	case 'v': return "verbose";
+	case 'q': return "quiet";
 	}
-	return v;
+	return idx >= 0 ? longopts[idx].name : NULL;
 }
 
-static void
-append(const char ***v, size_t *n, const char *s)
+/*
+ * Applies the command line to cfg. Returns SIO_OK, or an error with
+ * a message in err. help/version/config/check are noted, not applied.
+ */
+static int
+apply_argv(struct sio_hub_config *cfg, int argc, char **argv, struct run *run, char *err)
 {
-	*v = sio_xrealloc(*v, (*n + 1) * sizeof **v);
-	(*v)[(*n)++] = s;
-}
+	int c, idx = -1;
 
-static void
-parse_transports(struct sio_hub_config *cfg, const char *arg)
-{
-	char *copy = sio_xstrdup(arg), *save = NULL;
-	cfg->polling = cfg->websocket = false;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (strcmp(t, "polling") == 0)
-			cfg->polling = true;
-		else if (strcmp(t, "websocket") == 0)
-			cfg->websocket = true;
-		else
-			usage_error("--transports: unknown transport '%s' (polling, websocket)", t);
+	optind = 0;	/* GNU getopt: start over (reloads parse argv again) */
+	while ((c = getopt_long(argc, argv, "b:p:n:S:c:vqhV", longopts, &idx)) != -1) {
+		switch (c) {
+		case 'h': run->help = true; break;
+		case 'V': run->version = true; break;
+		case 'c': run->conf = optarg; run->conf_given = true; break;
+		case OPT_CHECK: run->check = true; break;
+		case '?':
+			snprintf(err, SIO_ERRLEN, "bad option (see above)");
+			return SIO_EINVAL;
+		default: {
+			const char *name = long_name(c, idx);
+			if (!name || sio_conf_set(cfg, name, optarg, err) != SIO_OK)
+				return SIO_EINVAL;
+		}
+		}
+		idx = -1;
 	}
-	free(copy);
-	if (!cfg->polling && !cfg->websocket)
-		usage_error("--transports: %s names no transport", arg);
+	if (optind < argc) {
+		snprintf(err, SIO_ERRLEN, "unexpected argument '%s'", argv[optind]);
+		return SIO_EINVAL;
+	}
+	return SIO_OK;
+}
+
+/* defaults, then the config file, then the flags: the flags win. */
+static int
+build_config(struct sio_hub_config *cfg, struct run *run, char *err)
+{
+	char msg[SIO_ERRLEN];
+
+	sio_hub_config_defaults(cfg);
+	int rc = sio_conf_load(cfg, run->conf, msg);
+	if (rc == SIO_ENOTFOUND && !run->conf_given)
+		rc = SIO_OK;	/* the default file is optional */
+	if (rc != SIO_OK) {
+		snprintf(err, SIO_ERRLEN, "%s", msg);
+		sio_hub_config_free(cfg);
+		return 78;
+	}
+	opterr = 0;	/* the flags were checked at start; no second report */
+	if (apply_argv(cfg, run->argc, run->argv, run, msg) != SIO_OK) {
+		snprintf(err, SIO_ERRLEN, "%s", msg);
+		sio_hub_config_free(cfg);
+		return 64;
+	}
+	return SIO_OK;
+}
+
+static int
+reload(struct sio_hub_config *out, char *err, void *arg)
+{
+	return build_config(out, arg, err) == SIO_OK ? SIO_OK : SIO_EINVAL;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct sio_hub_config cfg;
+	struct run run = { argc, argv, DEFAULT_CONF, false, false, false, false };
 	char err[SIO_ERRLEN] = "";
-	int verbosity = SIO_LOG_INFO, c;
 
 	sio_log_setprog("sio-hub");
 	sio_hub_config_defaults(&cfg);
-	while ((c = getopt_long(argc, argv, "b:p:n:S:vqhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'b': cfg.bind = optarg; break;
-		case 'p': cfg.port = (int)number("--port", optarg, 0, 65535); break;
-		case OPT_PATH:
-			if (optarg[0] != '/')
-				usage_error("--path: '%s' must start with '/'", optarg);
-			cfg.path = optarg;
-			break;
-		case 'n': append(&cfg.nsps, &cfg.nnsps, optarg); break;
-		case OPT_ANY_NSP: cfg.any_nsp = true; break;
-		case OPT_RELAY:
-			if (!optarg || strcmp(optarg, "all") == 0)
-				cfg.relay = SIO_RELAY_ALL;
-			else if (strcmp(optarg, "rooms") == 0)
-				cfg.relay = SIO_RELAY_ROOMS;
-			else
-				usage_error("--relay: unknown mode '%s' (all, rooms)", optarg);
-			break;
-		case OPT_PING_INTERVAL:
-			cfg.ping_interval = (int)number("--ping-interval", optarg, 1, 3600000);
-			break;
-		case OPT_PING_TIMEOUT:
-			cfg.ping_timeout = (int)number("--ping-timeout", optarg, 1, 3600000);
-			break;
-		case OPT_CONNECT_TIMEOUT:
-			cfg.connect_timeout = (int)number("--connect-timeout", optarg, 1, 3600000);
-			break;
-		case OPT_UPGRADE_TIMEOUT:
-			cfg.upgrade_timeout = (int)number("--upgrade-timeout", optarg, 1, 3600000);
-			break;
-		case OPT_MAX_PAYLOAD:
-			cfg.max_payload = (size_t)number("--max-payload", optarg, 16, 1L << 30);
-			break;
-		case OPT_TRANSPORTS: parse_transports(&cfg, optarg); break;
-		case OPT_CORS: append(&cfg.cors, &cfg.ncors, optarg); break;
-		case OPT_ENGINE_ECHO:
-			if (optarg[0] != '/')
-				usage_error("--engine-echo: '%s' must start with '/'", optarg);
-			cfg.engine_echo = optarg;
-			break;
-		case 'S': cfg.ctl_path = optarg; break;
-		case OPT_STATIC: cfg.static_dir = optarg; break;
-		case OPT_NO_CONTROL: cfg.no_ctl = true; break;
-		case OPT_MAX_HEADER:
-			cfg.max_header_bytes = (size_t)number("--max-header-bytes", optarg, 256, 1L << 24);
-			break;
-		case OPT_HTTP_TIMEOUT:
-			cfg.http_timeout = (int)number("--http-timeout", optarg, 1, 3600000);
-			break;
-		case OPT_MAX_OUTPUT:
-			cfg.max_output = (size_t)number("--max-output", optarg, 1024, 1L << 34);
-			break;
-		case 'v': verbosity++; break;
-		case 'q': verbosity = SIO_LOG_ERROR; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("sio-hub %s\n", SIO_VERSION); return 0;
-		default: fputs("Try 'sio-hub --help'.\n", stderr); return 64;
-		}
+	/* First pass: the options themselves, and where the config file is. */
+	if (apply_argv(&cfg, argc, argv, &run, err) != SIO_OK) {
+		fprintf(stderr, "sio-hub: %s\nTry 'sio-hub --help'.\n", err);
+		return 64;
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
-	sio_log_setlevel(verbosity);
+	sio_hub_config_free(&cfg);
+	if (run.help) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (run.version) {
+		printf("sio-hub %s\n", SIO_VERSION);
+		return 0;
+	}
+	int rc = build_config(&cfg, &run, err);
+	if (rc != SIO_OK) {
+		fprintf(stderr, "sio-hub: %s\n", err);
+		return rc;
+	}
+	if (run.check) {
+		rc = sio_hub_check_config(&cfg, err);
+		if (rc != SIO_OK)
+			fprintf(stderr, "sio-hub: %s\n", err);
+		else
+			printf("sio-hub: configuration OK\n");
+		sio_hub_config_free(&cfg);
+		return rc == SIO_OK ? 0 : 78;
+	}
+	sio_log_setlevel(cfg.log_level);
 
 	struct sio_hub *hub = sio_hub_new(&cfg, err);
 	if (!hub) {
 		sio_log_error("%s", err);
+		sio_hub_config_free(&cfg);
 		return 69;
 	}
-	int rc = sio_hub_run(hub);
+	sio_hub_on_reload(hub, reload, &run);
+	rc = sio_hub_run(hub);
 	sio_hub_free(hub);
-	free(cfg.nsps);
-	free(cfg.cors);
 	return rc;
 }

@@ -1,6 +1,7 @@
 #include "conn.h"
 #include "hub.h"
 #include "log.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ conn_read_cb(EV_P_ ev_io *w, int revents)
 	}
 	c->in.len += (size_t)r;
 	c->in.data[c->in.len] = '\0';
+	if (c->mode != SIO_CONN_CTL)
+		sio_hub_stats(c->hub)->bytes_in += (uint64_t)r;
 	if (c->mode == SIO_CONN_HTTP)
 		sio_web_process(c);
 	else if (c->mode == SIO_CONN_WS)
@@ -123,7 +126,10 @@ sio_conn_flush(struct sio_conn *c)
 
 	if (c->closed)
 		return;
+	size_t before = c->out.bytes;
 	int rc = sio_outq_flush(&c->out, c->fd);
+	if (c->mode != SIO_CONN_CTL)
+		sio_hub_stats(c->hub)->bytes_out += before - c->out.bytes;
 	if (rc == SIO_EAGAIN) {
 		ev_io_start(loop, &c->wio);
 		return;

@@ -11,6 +11,7 @@
 #include "packet.h"
 #include "pkt.h"
 #include "sio.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -167,6 +168,7 @@ answer_error(struct ctl_client *cl, const struct req *r, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	sio_hub_stats(cl->ctl->hub)->ctl_errors++;
 	begin_answer(&b, r);
 	sio_buf_printf(&b, "\"line\":%lu,\"error\":{\"code\":\"%s\",\"message\":", cl->line, code);
 	sio_json_add_str(&b, msg, strlen(msg));
@@ -601,6 +603,7 @@ group_take(struct ctl_client *cl, struct sio_rc *line)
 {
 	if (cl->nbacklog >= GROUP_MAX_BACKLOG) {
 		cl->dropped++;
+		sio_hub_stats(cl->ctl->hub)->listener_drops++;
 		return;
 	}
 	if (cl->nbacklog == cl->capbacklog) {
@@ -620,6 +623,7 @@ deliver(struct ctl_client *cl, struct sio_rc *line)
 	}
 	if (cl->conn->out.bytes > SUB_MAX_QUEUED) {
 		cl->dropped++;
+		sio_hub_stats(cl->ctl->hub)->listener_drops++;
 		return;
 	}
 	if (cl->dropped)
@@ -1142,6 +1146,7 @@ handle_line(struct ctl_client *cl, const char *text, size_t len)
 	struct sio_buf op = SIO_BUF_INIT;
 
 	cl->line++;
+	sio_hub_stats(ctl->hub)->ctl_requests++;
 	while (len > 0 && (text[len - 1] == '\r' || text[len - 1] == ' '))
 		len--;
 	if (len == 0)
@@ -1397,6 +1402,17 @@ sio_ctl_new(struct sio_hub *hub, struct sio_server *srv, const char *path, char 
 	};
 	sio_server_observe(srv, &o);
 	return ctl;
+}
+
+void
+sio_ctl_counts(const struct sio_ctl *ctl, size_t *clients, size_t *subscribers)
+{
+	*clients = *subscribers = 0;
+	for (const struct ctl_client *cl = ctl ? ctl->clients : NULL; cl; cl = cl->next) {
+		(*clients)++;
+		if (cl->subscribed)
+			(*subscribers)++;
+	}
 }
 
 void

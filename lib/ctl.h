@@ -31,6 +31,8 @@ struct sio_ctl *sio_ctl_new(struct sio_hub *hub, struct sio_server *srv,
     const char *path, char *err);
 /* Stops listening and removes the socket file. */
 void sio_ctl_free(struct sio_ctl *ctl);
+/* Control clients connected, and how many of them subscribe. */
+void sio_ctl_counts(const struct sio_ctl *ctl, size_t *clients, size_t *subscribers);
 /* Resumes control clients paused for back-pressure (hub: output drained). */
 void sio_ctl_resume(struct sio_ctl *ctl);
 

@@ -3,6 +3,7 @@
 #include "hub.h"
 #include "log.h"
 #include "pkt.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,21 @@ const char *
 sio_eio_peer(const struct sio_eio_session *s)
 {
 	return s->peer;
+}
+
+void
+sio_eio_count_transports(const struct sio_eio_server *srv, size_t *polling, size_t *websocket)
+{
+	const struct sio_eio_session *s;
+	*polling = *websocket = 0;
+	for (s = srv->sessions; s; s = s->hh.next) {
+		if (s->closed)
+			continue;
+		if (s->ws_transport)
+			(*websocket)++;
+		else
+			(*polling)++;
+	}
 }
 
 bool
@@ -373,6 +389,7 @@ session_new(struct sio_eio_server *srv, struct sio_conn *c)
 	ev_init(&s->hb, heartbeat_cb);
 	HASH_ADD_STR(srv->sessions, sid, s);
 	srv->count++;
+	sio_hub_stats(srv->hub)->sessions++;
 	heartbeat_restart(s);
 	return s;
 }
@@ -515,6 +532,7 @@ sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
 		sio_pkt_unref(p);
 		sio_log_warn("%s: session %s dropped: %zu bytes queued, over the output limit",
 		    s->peer, s->sid, queued);
+		sio_hub_stats(s->srv->hub)->slow_disconnects++;
 		sio_eio_close(s, "slow consumer");
 		return SIO_ELIMIT;
 	}

@@ -41,6 +41,9 @@ void sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c);
 /* Closes every session (shutdown). */
 void sio_eio_close_all(struct sio_eio_server *srv, const char *reason);
 size_t sio_eio_count(const struct sio_eio_server *srv);
+/* Open sessions by their current transport. */
+void sio_eio_count_transports(const struct sio_eio_server *srv, size_t *polling,
+    size_t *websocket);
 
 /*
  * Queues a message packet (made with sio_pkt_text('4', ...) or a binary

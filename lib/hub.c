@@ -6,8 +6,10 @@
 #include "log.h"
 #include "pkt.h"
 #include "sio.h"
+#include "stats.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 struct deferred {
 	void (*fn)(void *);
@@ -45,6 +49,15 @@ struct sio_hub {
 	char *ctl_path;
 	struct sio_files *files;
 	int congested;
+	struct sio_stats stats;
+	ev_tstamp started;
+	bool metrics;			/* /health and /metrics served */
+
+	ev_signal sighup;
+	sio_hub_reload_fn reload;
+	void *reload_arg;
+	struct sio_hub_config *retired;	/* configs replaced by reloads */
+	size_t nretired;
 };
 
 void
@@ -65,6 +78,54 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->http_timeout = 30000;
 	cfg->max_output = 16u << 20;
 	cfg->shutdown_timeout = 5000;
+	cfg->log_level = SIO_LOG_INFO;
+}
+
+void
+sio_hub_config_free(struct sio_hub_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nowned; i++)
+		free(cfg->owned[i]);
+	free(cfg->owned);
+	free(cfg->nsps);
+	free(cfg->cors);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+struct sio_stats *
+sio_hub_stats(struct sio_hub *hub)
+{
+	return &hub->stats;
+}
+
+double
+sio_hub_uptime(struct sio_hub *hub)
+{
+	return ev_now(hub->loop) - hub->started;
+}
+
+bool
+sio_hub_stopping(struct sio_hub *hub)
+{
+	return hub->stopping;
+}
+
+struct sio_eio_server *
+sio_hub_eio(struct sio_hub *hub)
+{
+	return hub->eio;
+}
+
+struct sio_server *
+sio_hub_sio(struct sio_hub *hub)
+{
+	return hub->sio;
+}
+
+struct sio_ctl *
+sio_hub_ctl(struct sio_hub *hub)
+{
+	return hub->ctl;
 }
 
 struct ev_loop *
@@ -171,6 +232,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 			return;
 		}
 		sio_conn_new_http(hub, fd);
+		hub->stats.connections++;
 	}
 }
 
@@ -206,6 +268,14 @@ sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c)
 		sio_web_respond(c, 503, "text/plain", NULL, "Shutting down", 13);
 		c->req.keep_alive = false;
 		sio_web_response_done(c);
+		return;
+	}
+	if (hub->metrics && c->req.method == HTTP_GET && strcmp(path, "/health") == 0) {
+		sio_stats_health(hub, c);
+		return;
+	}
+	if (hub->metrics && c->req.method == HTTP_GET && strcmp(path, "/metrics") == 0) {
+		sio_stats_metrics(hub, c);
 		return;
 	}
 	if (hub->echo && path_matches(path, sio_eio_server_path(hub->echo))) {
@@ -281,6 +351,7 @@ sio_hub_stop(struct sio_hub *hub)
 		return;
 	hub->stopping = true;
 	sio_log_info("shutting down");
+	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 	ev_io_stop(hub->loop, &hub->accept_io);
 	ev_timer_stop(hub->loop, &hub->accept_retry);
 	close(hub->lfd);
@@ -304,6 +375,94 @@ signal_cb(EV_P_ ev_signal *w, int revents)
 	(void)EV_A;
 	(void)revents;
 	sio_hub_stop(w->data);
+}
+
+void
+sio_hub_on_reload(struct sio_hub *hub, sio_hub_reload_fn fn, void *arg)
+{
+	hub->reload = fn;
+	hub->reload_arg = arg;
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool
+is_loopback(const char *addr)
+{
+	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcmp(addr, "localhost");
+}
+
+static void
+apply_metrics(struct sio_hub *hub)
+{
+	hub->metrics = hub->cfg.metrics == SIO_METRICS_ON ||
+	    (hub->cfg.metrics == SIO_METRICS_AUTO && is_loopback(hub->cfg.bind));
+}
+
+/*
+ * SIGHUP: a fresh config from the reload function. What is read at each
+ * use (timeouts, limits, CORS, relay, the log level, the static files,
+ * new namespaces) changes now; what was bound at start (address, port,
+ * paths, the control socket) stays, with a warning.
+ */
+static void
+reload(struct sio_hub *hub)
+{
+	struct sio_hub_config fresh;
+	char err[SIO_ERRLEN] = "";
+
+	if (!hub->reload) {
+		sio_log_warn("SIGHUP: nothing to reload");
+		return;
+	}
+	sd_notify(0, "RELOADING=1");
+	if (hub->reload(&fresh, err, hub->reload_arg) != SIO_OK) {
+		sio_log_error("SIGHUP: %s; keeping the running settings", err);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	struct sio_hub_config *old = &hub->cfg;
+	if (differ(fresh.bind, old->bind) || (fresh.port != old->port && fresh.port != 0) ||
+	    differ(fresh.path, old->path) || differ(fresh.engine_echo, old->engine_echo) ||
+	    differ(fresh.ctl_path, old->ctl_path) || fresh.no_ctl != old->no_ctl)
+		sio_log_warn("SIGHUP: bind, port, path, engine-echo and the control socket "
+		    "change only with a restart");
+	struct sio_files *files = NULL;
+	if (fresh.static_dir && !(files = sio_files_new(fresh.static_dir, err))) {
+		sio_log_error("SIGHUP: %s; keeping the running settings", err);
+		sio_hub_config_free(&fresh);
+		return;
+	}
+	sio_files_free(hub->files);
+	hub->files = files;
+	for (size_t i = 0; i < fresh.nnsps; i++)
+		sio_server_add_nsp(hub->sio, fresh.nsps[i]);
+	/* The bound ones stay; the old config lives on for their strings. */
+	fresh.bind = old->bind;
+	fresh.port = old->port;
+	fresh.path = old->path;
+	fresh.engine_echo = old->engine_echo;
+	fresh.ctl_path = old->ctl_path;
+	fresh.no_ctl = old->no_ctl;
+	hub->retired = sio_xrealloc(hub->retired, (hub->nretired + 1) * sizeof *hub->retired);
+	hub->retired[hub->nretired++] = *old;
+	hub->cfg = fresh;
+	sio_log_setlevel(fresh.log_level);
+	apply_metrics(hub);
+	sio_log_info("SIGHUP: settings reloaded");
+	sd_notify(0, "READY=1\nSTATUS=settings reloaded");
+}
+
+static void
+sighup_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	reload(w->data);
 }
 
 struct sio_hub *
@@ -365,7 +524,32 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 	hub->sigint.data = hub->sigterm.data = hub;
 	ev_signal_start(hub->loop, &hub->sigint);
 	ev_signal_start(hub->loop, &hub->sigterm);
+	ev_signal_init(&hub->sighup, sighup_cb, SIGHUP);
+	hub->sighup.data = hub;
+	ev_signal_start(hub->loop, &hub->sighup);
+	hub->started = ev_now(hub->loop);
+	apply_metrics(hub);
 	return hub;
+}
+
+int
+sio_hub_check_config(const struct sio_hub_config *cfg, char *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+
+	int rc = getaddrinfo(cfg->bind, NULL, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, SIO_ERRLEN, "bind: cannot resolve %s: %s", cfg->bind, gai_strerror(rc));
+		return SIO_EINVAL;
+	}
+	freeaddrinfo(res);
+	if (cfg->static_dir) {
+		struct sio_files *f = sio_files_new(cfg->static_dir, err);
+		if (!f)
+			return SIO_EINVAL;
+		sio_files_free(f);
+	}
+	return SIO_OK;
 }
 
 int
@@ -375,6 +559,9 @@ sio_hub_run(struct sio_hub *hub)
 	    hub->cfg.bind, strchr(hub->cfg.bind, ':') ? "]" : "", hub->cfg.port, hub->cfg.path);
 	if (hub->ctl)
 		sio_log_info("control socket %s", hub->ctl_path);
+	/* Under systemd (Type=notify): ready once listening; a no-op elsewhere. */
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%d%s\nMAINPID=%lu", hub->cfg.bind,
+	    hub->cfg.port, hub->cfg.path, (unsigned long)getpid());
 	ev_run(hub->loop, 0);
 	return 0;
 }
@@ -395,5 +582,9 @@ sio_hub_free(struct sio_hub *hub)
 	if (hub->lfd >= 0)
 		close(hub->lfd);
 	free(hub->defer);
+	for (size_t i = 0; i < hub->nretired; i++)
+		sio_hub_config_free(&hub->retired[i]);
+	free(hub->retired);
+	sio_hub_config_free(&hub->cfg);
 	free(hub);
 }

@@ -17,7 +17,12 @@
 
 #include "util.h"
 
+struct sio_hub;
+struct sio_conn;
+
 enum sio_relay { SIO_RELAY_OFF, SIO_RELAY_ALL, SIO_RELAY_ROOMS };
+/* /health and /metrics: auto serves them when bound to a loopback address. */
+enum sio_metrics { SIO_METRICS_AUTO, SIO_METRICS_ON, SIO_METRICS_OFF };
 
 struct sio_hub_config {
 	const char *bind;
@@ -44,18 +49,38 @@ struct sio_hub_config {
 	int http_timeout;		/* ms: idle keep-alive and slow requests */
 	size_t max_output;		/* bytes queued per connection before it is dropped */
 	int shutdown_timeout;		/* ms */
+	int log_level;			/* enum sio_log_level */
+	enum sio_metrics metrics;
+	char **owned;			/* strings the config owns (conf.c) */
+	size_t nowned;
 };
 
+/* Sets the defaults; the config owns nothing yet. */
 void sio_hub_config_defaults(struct sio_hub_config *cfg);
+/* Frees what the config owns (its lists and copied strings). */
+void sio_hub_config_free(struct sio_hub_config *cfg);
 
-struct sio_hub;
-struct sio_conn;
+/*
+ * SIGHUP: reload builds a fresh config (defaults, file, flags) into out
+ * and returns SIO_OK, or an error with a message; the hub then takes
+ * what can change while it runs and says what cannot.
+ */
+typedef int (*sio_hub_reload_fn)(struct sio_hub_config *out, char *err, void *arg);
+void sio_hub_on_reload(struct sio_hub *hub, sio_hub_reload_fn fn, void *arg);
 
 /*
  * Creates a hub on the default loop: binds the listeners and the control
- * socket. Returns NULL with a message in err.
+ * socket. On success the hub owns what cfg owned (the caller must not
+ * free it); on failure returns NULL with a message in err, and the
+ * caller still owns cfg.
  */
 struct sio_hub *sio_hub_new(const struct sio_hub_config *cfg, char *err);
+/*
+ * --check-config: what sio_hub_new would refuse, found without binding
+ * anything: an address that does not resolve, a static directory that is
+ * not one. SIO_OK, or SIO_EINVAL with a message.
+ */
+int sio_hub_check_config(const struct sio_hub_config *cfg, char *err);
 /* Runs until SIGINT/SIGTERM and a graceful shutdown. Returns 0. */
 int sio_hub_run(struct sio_hub *hub);
 void sio_hub_free(struct sio_hub *hub);
@@ -63,6 +88,11 @@ void sio_hub_free(struct sio_hub *hub);
 void sio_hub_stop(struct sio_hub *hub);
 
 /* For the layers below: */
+struct sio_eio_server *sio_hub_eio(struct sio_hub *hub);
+struct sio_server *sio_hub_sio(struct sio_hub *hub);
+struct sio_ctl *sio_hub_ctl(struct sio_hub *hub);
+double sio_hub_uptime(struct sio_hub *hub);	/* seconds */
+bool sio_hub_stopping(struct sio_hub *hub);
 struct ev_loop *sio_hub_loop(struct sio_hub *hub);
 const struct sio_hub_config *sio_hub_cfg(struct sio_hub *hub);
 void sio_hub_schedule_flush(struct sio_hub *hub, struct sio_conn *c);

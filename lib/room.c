@@ -145,6 +145,12 @@ sio_rooms_size(const struct sio_rooms *r, const char *name)
 }
 
 size_t
+sio_rooms_count(const struct sio_rooms *r)
+{
+	return HASH_COUNT(r->rooms);
+}
+
+size_t
 sio_rooms_members(const struct sio_rooms *r)
 {
 	return r->nall;

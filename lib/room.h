@@ -41,6 +41,8 @@ bool sio_rooms_has(const struct sio_roomset *m, const char *room);
 
 /* Members in a room (0 when there is no such room). */
 size_t sio_rooms_size(const struct sio_rooms *r, const char *room);
+/* Rooms with at least one member. */
+size_t sio_rooms_count(const struct sio_rooms *r);
 /* Members of the registry. */
 size_t sio_rooms_members(const struct sio_rooms *r);
 

@@ -5,6 +5,7 @@
 #include "packet.h"
 #include "pkt.h"
 #include "room.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,24 @@ sio_server_new(struct sio_hub *hub, char *err)
 }
 
 void
+sio_server_add_nsp(struct sio_server *srv, const char *name)
+{
+	if (!nsp_find(srv, name, strlen(name))) {
+		nsp_add(srv, name, strlen(name));
+		sio_log_info("namespace %s added", name);
+	}
+}
+
+void
+sio_server_each_nsp(struct sio_server *srv,
+    void (*fn)(const char *nsp, size_t sockets, size_t rooms, void *arg), void *arg)
+{
+	struct sio_nsp *n, *tmp;
+	HASH_ITER(hh, srv->nsps, n, tmp)
+		fn(n->name, HASH_COUNT(n->sockets), sio_rooms_count(n->rooms), arg);
+}
+
+void
 sio_server_observe(struct sio_server *srv, const struct sio_observer *o)
 {
 	srv->obs = *o;
@@ -192,6 +211,7 @@ sio_socket_each_room(const struct sio_socket *s, void (*fn)(const char *room, vo
 static void
 socket_send(struct sio_socket *s, struct sio_pkt *p)
 {
+	sio_hub_stats(s->client->srv->hub)->packets_out++;
 	sio_eio_send(s->client->eio, p);
 }
 
@@ -468,8 +488,10 @@ send_parts_cb(void *owner, void *arg)
 	if (s == x->skip)
 		return;
 	/* Volatile: a client that is behind misses it rather than queue it. */
-	if ((x->flags & SIO_EMIT_VOLATILE) && sio_eio_congested(s->client->eio))
+	if ((x->flags & SIO_EMIT_VOLATILE) && sio_eio_congested(s->client->eio)) {
+		sio_hub_stats(s->client->srv->hub)->volatile_drops++;
 		return;
+	}
 	for (int i = 0; i < x->nparts; i++)
 		socket_send(s, sio_pkt_ref(x->parts[i]));
 	x->reached++;
@@ -603,6 +625,8 @@ dispatch(struct sio_client *cl, const char *text, size_t len,
 		return;
 	}
 	struct sio_event ev = { p.data, p.datalen, &srv->doc, p.ack, att, natt };
+	if (p.type != SIO_PACKET_DISCONNECT)
+		sio_hub_stats(srv->hub)->events_in++;
 	switch (p.type) {
 	case SIO_PACKET_DISCONNECT:
 		socket_drop(s, "client namespace disconnect");

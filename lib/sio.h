@@ -47,6 +47,11 @@ struct sio_observer {
 	void *arg;
 };
 void sio_server_observe(struct sio_server *srv, const struct sio_observer *o);
+/* Accepts namespace name from now on (no-op when it is known). */
+void sio_server_add_nsp(struct sio_server *srv, const char *name);
+/* Calls fn for each namespace with its socket and room counts. */
+void sio_server_each_nsp(struct sio_server *srv,
+    void (*fn)(const char *nsp, size_t sockets, size_t rooms, void *arg), void *arg);
 
 /* ---- sockets ------------------------------------------------------------- */
 

@@ -9,12 +9,12 @@ want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" 
 
 # build
 for p in gcc make pkg-config libwslay-dev libev-dev libssl-dev libjq-dev \
-	libonig-dev libhttp-parser-dev uthash-dev; do want "$p"; done
+	libonig-dev libhttp-parser-dev uthash-dev libsystemd-dev; do want "$p"; done
 # tests
 command -v node >/dev/null || want nodejs
 command -v npm >/dev/null || want npm
 for p in python3-socketio python3-websocket python3-requests \
-	python3-aiohttp mandoc jq bash-completion zsh fish; do want "$p"; done
+	python3-aiohttp mandoc jq bash-completion zsh fish chromium fonts-dejavu-core; do want "$p"; done
 
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -18,10 +18,17 @@ for f in bin/sio-hub bin/sio-emit bin/sio-listen bin/sio-rooms \
 	share/man/man1/sio-rooms.1 share/man/man7/sio.7 \
 	share/bash-completion/completions/sio-emit share/zsh/site-functions/_sio-emit \
 	share/fish/vendor_completions.d/sio-emit.fish share/sio/demo/index.html \
-	share/sio/demo/socket.io.min.js; do
+	share/sio/demo/socket.io.min.js lib/systemd/system/sio-hub.service; do
 	[ -e "$dest$P/$f" ] || missing="$missing $f"
 done
 check_eq "the tree has the tools, the library, headers, pkg-config file, man pages, completions, demo" "" "$missing"
+check "the systemd unit runs the installed hub" grep -q "^ExecStart=$P/bin/sio-hub " "$dest$P/lib/systemd/system/sio-hub.service"
+if command -v systemd-analyze >/dev/null; then
+	# The binary and man pages are under DESTDIR, not where the unit names them.
+	check_eq "systemd-analyze verify finds nothing else wrong with the unit" "" \
+		"$(systemd-analyze verify "$dest$P/lib/systemd/system/sio-hub.service" 2>&1 |
+			grep -v -e 'is not executable' -e "Command 'man ")"
+fi
 check_eq "libsio.so is a link to the versioned library" libsio.so.0 "$(readlink "$dest$P/lib/libsio.so")"
 check "the library carries its soname" sh -c "objdump -p '$dest$P/lib/libsio.so.0' | grep -q 'SONAME *libsio.so.0'"
 check "the installed tools use the installed library" sh -c \
