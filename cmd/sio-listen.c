@@ -30,6 +30,7 @@ static const char usage_text[] =
 "  -r, --room ROOM       only sockets in ROOM (repeatable)\n"
 "      --events-only     no connect and disconnect lines\n"
 "  -f, --filter JQ       print what the jq program makes of each line\n"
+"  -R, --raw-output      with --filter, print strings as text, without quotes\n"
 "  -c, --count N         exit after N lines\n"
 "  -1, --once            exit after one line (--count 1)\n"
 "  -g, --group NAME      share the stream with the other listeners of group NAME:\n"
@@ -51,6 +52,7 @@ static const struct option longopts[] = {
 	{ "room", required_argument, NULL, 'r' },
 	{ "events-only", no_argument, NULL, OPT_EVENTS_ONLY },
 	{ "filter", required_argument, NULL, 'f' },
+	{ "raw-output", no_argument, NULL, 'R' },
 	{ "count", required_argument, NULL, 'c' },
 	{ "once", no_argument, NULL, '1' },
 	{ "group", required_argument, NULL, 'g' },
@@ -202,13 +204,13 @@ main(int argc, char **argv)
 	char **events = NULL, **rooms = NULL;
 	size_t nevents = 0, nrooms = 0;
 	const char *socket_path = NULL, *nsp = NULL, *group = NULL, *filter = NULL;
-	bool events_only = false, json = false;
+	bool events_only = false, json = false, raw_output = false;
 	char err[SIO_ERRLEN];
 	int c;
 	long v;
 
 	signal(SIGPIPE, SIG_IGN);
-	while ((c = getopt_long(argc, argv, "S:n:e:r:f:c:1g:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:n:e:r:f:Rc:1g:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S': socket_path = optarg; break;
 		case 'n':
@@ -227,6 +229,7 @@ main(int argc, char **argv)
 			break;
 		case OPT_EVENTS_ONLY: events_only = true; break;
 		case 'f': filter = optarg; break;
+		case 'R': raw_output = true; break;
 		case 'c':
 			if (!sio_parse_long(optarg, 1, 1L << 62, &v))
 				usage_error("--count: '%s' is not a positive number", optarg);
@@ -246,10 +249,14 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (raw_output && !filter)
+		usage_error("--raw-output goes with --filter%s", "");
 	if (filter && !(ls.filter = sio_jq_new(filter, err))) {
 		fprintf(stderr, "sio-listen: --filter: %s\n", err);
 		return 64;
 	}
+	if (ls.filter)
+		sio_jq_set_raw(ls.filter, raw_output);
 	ls.pretty = !json && !filter && isatty(1);
 	ls.color = ls.pretty && !getenv("NO_COLOR");
 

@@ -11,6 +11,7 @@
 struct sio_jq {
 	jq_state *jq;
 	jv_parser *parser;
+	bool raw;
 	char err[SIO_ERRLEN];
 };
 
@@ -47,6 +48,12 @@ sio_jq_new(const char *program, char *err)
 }
 
 void
+sio_jq_set_raw(struct sio_jq *q, bool raw)
+{
+	q->raw = raw;
+}
+
+void
 sio_jq_free(struct sio_jq *q)
 {
 	if (!q)
@@ -76,6 +83,11 @@ run_value(struct sio_jq *q, jv value, sio_jq_out out, void *arg, char *err)
 			}
 			jv_free(r);
 			return SIO_OK;
+		}
+		if (q->raw && jv_get_kind(r) == JV_KIND_STRING) {
+			out(jv_string_value(r), (size_t)jv_string_length_bytes(jv_copy(r)), arg);
+			jv_free(r);
+			continue;
 		}
 		jv s = jv_dump_string(r, 0);
 		out(jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)), arg);

@@ -99,6 +99,8 @@ struct sio_jq;
 /* Compiles program; NULL with a message in err (SIO_ERRLEN) on error. */
 struct sio_jq *sio_jq_new(const char *program, char *err);
 void sio_jq_free(struct sio_jq *q);
+/* Raw output (jq -r): a string result is given as its text, unquoted. */
+void sio_jq_set_raw(struct sio_jq *q, bool raw);
 typedef void (*sio_jq_out)(const char *json, size_t len, void *arg);
 /*
  * Feeds input bytes (a stream of JSON values, possibly split anywhere);

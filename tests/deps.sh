@@ -29,7 +29,10 @@ if [ -n "$need" ]; then
 fi
 
 # npm clients for the interop tests, pinned by the committed lock file.
-if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules ]; then
+if [ -f tests/interop/package.json ] && { [ ! -d tests/interop/node_modules ] ||
+	[ -n "$(find tests/interop/package-lock.json -newer \
+		tests/interop/node_modules/.package-lock.json 2>/dev/null)" ] ||
+	[ ! -f tests/interop/node_modules/.package-lock.json ]; }; then
 	echo "deps: npm ci in tests/interop"
 	(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
