@@ -375,7 +375,9 @@ run_one(struct emitter *e, struct sio_buf *req, bool ack)
 int
 main(int argc, char **argv)
 {
-	struct emitter e = { .d = { .timeout_ms = 5000 } };
+	struct emitter e = { .conn = { .fd = -1 }, .d = { .timeout_ms = 5000 } };
+	struct sio_buf line = SIO_BUF_INIT;
+	int status = 0;
 	const char **to = NULL, **except = NULL;
 	const char *socket_path = NULL, *jq_prog = NULL, *reply = NULL;
 	size_t nto = 0, nexcept = 0;
@@ -432,11 +434,11 @@ main(int argc, char **argv)
 		usage_error("--raw: the event name is empty%s", "");
 	if (jq_prog && !(e.jq = sio_jq_new(jq_prog, err))) {
 		fprintf(stderr, "sio-emit: --jq: %s\n", err);
-		return 64;
+		status = 64;
+		goto out;
 	}
 
 	/* EVENT [JSON ...] or --reply HANDLE [JSON ...]: one request. */
-	struct sio_buf line = SIO_BUF_INIT;
 	bool single = reply || optind < argc;
 	if (single) {
 		int first = reply ? optind : optind + 1;
@@ -454,7 +456,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "sio-emit: argument %d is not JSON: %s\n"
 				    "  (%s)\n  a string needs quotes: '\"%s\"'\n", i - first + 1,
 				    argv[i], err, argv[i]);
-				return 64;
+				status = 64;
+				goto out;
 			}
 			if (i > first)
 				sio_buf_addc(&line, ',');
@@ -470,16 +473,18 @@ main(int argc, char **argv)
 	if (sio_ctl_connect(&e.conn, path, err) != SIO_OK) {
 		fprintf(stderr, "sio-emit: %s\n", err);
 		free(path);
-		return 69;
+		status = 69;
+		goto out;
 	}
 	free(path);
 
-	int status;
 	if (single) {
 		struct sio_buf req = SIO_BUF_INIT;
 		if (sio_ctl_input_line(&req, &e.doc, line.data, line.len, &e.d, "1", err) != SIO_OK) {
 			fprintf(stderr, "sio-emit: %s\n", err);
-			return 64;
+			sio_buf_free(&req);
+			status = 64;
+			goto out;
 		}
 		status = run_one(&e, &req, e.d.ack);
 		sio_buf_free(&req);
@@ -506,10 +511,10 @@ main(int argc, char **argv)
 			}
 			int st = run_one(&e, &req, true);
 			sio_buf_free(&req);
-			if (st == 69)
-				return 69;
 			if (st > status)
 				status = st;
+			if (st == 69)
+				break;
 		}
 		free(l);
 		sio_buf_free(&in);
@@ -518,6 +523,7 @@ main(int argc, char **argv)
 	} else {
 		status = run_stream(&e);
 	}
+out:
 	sio_ctl_close(&e.conn);
 	sio_jq_free(e.jq);
 	sio_json_free(&e.doc);

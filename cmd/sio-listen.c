@@ -251,24 +251,28 @@ main(int argc, char **argv)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (raw_output && !filter)
 		usage_error("--raw-output goes with --filter%s", "");
+	struct sio_ctl_conn conn = { .fd = -1 };
+	struct sio_buf req = SIO_BUF_INIT, answer = SIO_BUF_INIT;
+	int status = 0;
 	if (filter && !(ls.filter = sio_jq_new(filter, err))) {
 		fprintf(stderr, "sio-listen: --filter: %s\n", err);
-		return 64;
+		status = 64;
+		goto out;
 	}
 	if (ls.filter)
 		sio_jq_set_raw(ls.filter, raw_output);
 	ls.pretty = !json && !filter && isatty(1);
 	ls.color = ls.pretty && !getenv("NO_COLOR");
 
-	struct sio_ctl_conn conn;
 	char *path = sio_ctl_path(socket_path);
-	if (sio_ctl_connect(&conn, path, err) != SIO_OK) {
-		fprintf(stderr, "sio-listen: %s\n", err);
-		return 69;
-	}
+	int crc = sio_ctl_connect(&conn, path, err);
 	free(path);
+	if (crc != SIO_OK) {
+		fprintf(stderr, "sio-listen: %s\n", err);
+		status = 69;
+		goto out;
+	}
 
-	struct sio_buf req = SIO_BUF_INIT, answer = SIO_BUF_INIT;
 	sio_buf_adds(&req, "{\"op\":\"subscribe\",\"id\":1");
 	add_strv(&req, "events", events, nevents);
 	add_strv(&req, "rooms", rooms, nrooms);
@@ -283,11 +287,13 @@ main(int argc, char **argv)
 	sio_buf_printf(&req, ",\"lifecycle\":%s}\n", events_only ? "false" : "true");
 	if (sio_ctl_request(&conn, req.data, req.len, 10000, &answer, err) != SIO_OK) {
 		fprintf(stderr, "sio-listen: %s\n", err);
-		return 69;
+		status = 69;
+		goto out;
 	}
 	if (!strstr(answer.data, "\"ok\":true")) {
 		fprintf(stderr, "sio-listen: the hub refused: %s\n", answer.data);
-		return 64;
+		status = 64;
+		goto out;
 	}
 
 	/* Output is flushed whenever no more input is waiting: line by line
@@ -311,7 +317,8 @@ main(int argc, char **argv)
 		if (rc != SIO_OK) {
 			fflush(stdout);
 			fprintf(stderr, "sio-listen: the hub went away\n");
-			return 69;
+			status = 69;
+			goto out;
 		}
 		if (n > 6 && strncmp(l, "{\"id\":", 6) == 0)
 			continue;	/* an answer, not an event */
@@ -330,13 +337,16 @@ main(int argc, char **argv)
 		if (ls.count > 0)
 			ls.count--;
 	}
-	if (fflush(stdout) != 0)
-		return errno == EPIPE ? 0 : 74;
+	if (fflush(stdout) != 0) {
+		status = errno == EPIPE ? 0 : 74;
+		goto out;
+	}
 	if (group && unconfirmed > 0) {
 		sio_buf_reset(&req);
 		sio_buf_printf(&req, "{\"op\":\"done\",\"n\":%ld}\n", unconfirmed);
 		sio_ctl_write(&conn, req.data, req.len);
 	}
+out:
 	sio_ctl_close(&conn);
 	sio_buf_free(&req);
 	sio_buf_free(&answer);
@@ -344,5 +354,5 @@ main(int argc, char **argv)
 	sio_json_free(&ls.doc);
 	free(events);
 	free(rooms);
-	return 0;
+	return status;
 }

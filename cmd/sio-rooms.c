@@ -166,24 +166,24 @@ main(int argc, char **argv)
 		sio_buf_adds(&req, ",\"close\":true");
 	sio_buf_adds(&req, "}\n");
 
-	struct sio_ctl_conn conn;
-	char *path = sio_ctl_path(socket_path);
-	if (sio_ctl_connect(&conn, path, err) != SIO_OK) {
-		fprintf(stderr, "sio-rooms: %s\n", err);
-		return 69;
-	}
-	free(path);
-	if (sio_ctl_request(&conn, req.data, req.len, 10000, &ans, err) != SIO_OK) {
-		fprintf(stderr, "sio-rooms: %s\n", err);
-		return 69;
-	}
-	sio_ctl_close(&conn);
-
+	struct sio_ctl_conn conn = { .fd = -1 };
 	struct sio_json doc = SIO_JSON_INIT;
+	size_t matched = 0;
+	int status = 0;
+	char *path = sio_ctl_path(socket_path);
+	int crc = sio_ctl_connect(&conn, path, err);
+	free(path);
+	if (crc != SIO_OK || sio_ctl_request(&conn, req.data, req.len, 10000, &ans, err) != SIO_OK) {
+		fprintf(stderr, "sio-rooms: %s\n", err);
+		status = 69;
+		goto out;
+	}
+
 	const char *l = ans.data;
 	if (sio_json_parse(&doc, l, ans.len, 64, err) != SIO_OK || doc.tok[0].type != SIO_JSON_OBJECT) {
 		fprintf(stderr, "sio-rooms: unreadable answer from the hub: %s\n", err);
-		return 70;
+		status = 70;
+		goto out;
 	}
 	int ei = sio_json_get(&doc, l, 0, "error");
 	if (ei >= 0) {
@@ -194,10 +194,10 @@ main(int argc, char **argv)
 			sio_json_str_decode(&doc, l, mi, &m);
 		fprintf(stderr, "%s\n", m.data ? m.data : "refused");
 		sio_buf_free(&m);
-		return 64;
+		status = 64;
+		goto out;
 	}
 
-	size_t matched = 0;
 	int ai;
 	if ((ai = sio_json_get(&doc, l, 0, "rooms")) >= 0 || (ai = sio_json_get(&doc, l, 0, "sockets")) >= 0) {
 		bool rooms = sio_json_get(&doc, l, 0, "rooms") >= 0;
@@ -264,14 +264,17 @@ main(int argc, char **argv)
 			printf("%lld\n", n);
 		}
 	}
+	/* An empty list is an answer for "list"; elsewhere it means no match. */
+	status = matched > 0 || !strcmp(cmd, "list") ? 0 : 1;
 	if (fflush(stdout) != 0)
-		return 74;
+		status = 74;
+out:
+	sio_ctl_close(&conn);
 	sio_json_free(&doc);
 	sio_buf_free(&req);
 	sio_buf_free(&ans);
 	free(sids.v);
 	free(in.v);
 	free(except.v);
-	/* An empty list is an answer for "list"; elsewhere it means no match. */
-	return matched > 0 || !strcmp(cmd, "list") ? 0 : 1;
+	return status;
 }

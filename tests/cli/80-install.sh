@@ -83,8 +83,11 @@ C
 flags=$(PKG_CONFIG_PATH=$dest$P/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest \
 	pkg-config --cflags --libs libsio 2>"$DIR/pc.err" | sed 's/ *$//')
 check_eq "pkg-config --cflags --libs libsio" "-I$dest$P/include/sio -L$dest$P/lib -lsio" "$flags"
+# A library built with sanitizers (make SANITIZE=...) needs them in the program too.
+san=""
+ldd "$dest$P/lib/libsio.so.0" | grep -q libasan && san="-fsanitize=address,undefined"
 # shellcheck disable=SC2086 # flags are words
-cc -std=c11 -Wall -Werror -o "$DIR/prog" "$DIR/prog.c" $flags 2>"$DIR/cc.err"
+cc -std=c11 -Wall -Werror $san -o "$DIR/prog" "$DIR/prog.c" $flags 2>"$DIR/cc.err"
 check_eq "a C program builds against the installed libsio" 0 $?
 out=$(LD_LIBRARY_PATH=$dest$P/lib "$DIR/prog" "$sock" 2>&1)
 check_eq "and asks the hub through libsio's control client" '{"id":42,"ok":true}' "$out"
