@@ -35,6 +35,7 @@ static const char usage_text[] =
 "                             $XDG_RUNTIME_DIR/sio/hub.sock, else /tmp/sio-$UID/hub.sock)\n"
 "      --no-control           serve no control socket\n"
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
+"      --max-fragments N      frames in one WebSocket message (default 1024)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
 "      --metrics MODE         GET /health and /metrics: auto (default: when bound to\n"
@@ -67,7 +68,7 @@ enum {
 	OPT_CHECK = 255,
 	OPT_PATH = 256, OPT_ANY_NSP, OPT_RELAY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_UPGRADE_TIMEOUT, OPT_MAX_PAYLOAD, OPT_TRANSPORTS,
-	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_STATIC, OPT_METRICS, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
+	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_STATIC, OPT_METRICS, OPT_MAX_FRAGMENTS, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
 };
 
 static const struct option longopts[] = {
@@ -89,6 +90,7 @@ static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 'S' },
 	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
 	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER },
+	{ "max-fragments", required_argument, NULL, OPT_MAX_FRAGMENTS },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
 	{ "config", required_argument, NULL, 'c' },

@@ -71,6 +71,7 @@ static const struct {
 	bool is_size;
 } numbers[] = {
 	{ "port", 0, 65535, offsetof(struct sio_hub_config, port), false },
+	{ "max-fragments", 1, 1000000, offsetof(struct sio_hub_config, max_fragments), false },
 	{ "ping-interval", 1, 3600000, offsetof(struct sio_hub_config, ping_interval), false },
 	{ "ping-timeout", 1, 3600000, offsetof(struct sio_hub_config, ping_timeout), false },
 	{ "connect-timeout", 1, 3600000, offsetof(struct sio_hub_config, connect_timeout), false },

@@ -72,6 +72,7 @@ struct sio_conn {
 	const uint8_t *ws_feed;		/* bytes wslay may read next */
 	size_t ws_feed_len;
 	struct sio_buf ws_msg;		/* reassembly of a fragmented message */
+	uint32_t ws_frames;		/* frames of the message being received */
 
 	/* a control-socket client (ctl.c) */
 	struct sio_ctl_client *ctl;

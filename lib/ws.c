@@ -129,6 +129,28 @@ ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 	return (ssize_t)len;
 }
 
+/*
+ * wslay keeps a chunk per frame until a message is whole, so a message in
+ * a flood of tiny fragments could pin far more memory than its bytes.
+ */
+static void
+ws_frame_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_frame_recv_start_arg *arg,
+    void *user)
+{
+	struct sio_conn *c = user;
+
+	if (wslay_is_ctrl_frame(arg->opcode))
+		return;
+	c->ws_frames = arg->opcode == WSLAY_CONTINUATION_FRAME ? c->ws_frames + 1 : 1;
+	if (c->ws_frames > sio_hub_cfg(c->hub)->max_fragments && !c->close_after_flush) {
+		sio_log_info("%s: more than %u fragments in one message", c->peer,
+		    sio_hub_cfg(c->hub)->max_fragments);
+		wslay_event_queue_close(ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
+		wslay_event_shutdown_read(ctx);
+		c->close_after_flush = true;
+	}
+}
+
 static void
 ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
     void *user)
@@ -177,6 +199,7 @@ sio_ws_accept(struct sio_conn *c, size_t max_msg)
 	static const struct wslay_event_callbacks cbs = {
 		.recv_callback = ws_recv_cb,
 		.send_callback = ws_send_cb,
+		.on_frame_recv_start_callback = ws_frame_cb,
 		.on_msg_recv_callback = ws_msg_cb,
 	};
 	if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0)
