@@ -684,20 +684,28 @@ publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t ele
 		if (seen || ndone == 64)
 			continue;
 		done_groups[ndone++] = cl->group;
-		/* Pick the member with the least in flight, rotating among equals. */
+		/* The member with the fewest lines in hand; among equals, the
+		 * n-th one, n turning with each event, so idle members share. */
 		struct ctl_client *best = NULL;
-		size_t best_load = SIZE_MAX, k = 0;
-		unsigned long start = ctl->rr++;
-		for (struct ctl_client *m = ctl->clients; m; m = m->next, k++) {
-			(void)start;
+		size_t best_load = SIZE_MAX, ties = 0;
+		for (struct ctl_client *m = ctl->clients; m; m = m->next) {
 			if (!m->group || strcmp(m->group, cl->group) != 0 ||
 			    !matches(m, s, event, elen, lifecycle))
 				continue;
 			size_t load = m->nheld + m->nbacklog;
-			if (load < best_load || (load == best_load && (k + start) % 2 == 0)) {
-				best = m;
+			if (load < best_load) {
 				best_load = load;
+				ties = 0;
 			}
+			if (load == best_load)
+				ties++;
+		}
+		size_t pick = ties ? ctl->rr++ % ties : 0;
+		for (struct ctl_client *m = ctl->clients; m && !best; m = m->next) {
+			if (m->group && strcmp(m->group, cl->group) == 0 &&
+			    matches(m, s, event, elen, lifecycle) &&
+			    m->nheld + m->nbacklog == best_load && pick-- == 0)
+				best = m;
 		}
 		if (best)
 			deliver(best, line);
