@@ -66,6 +66,7 @@ struct sio_conn {
 	struct sio_web_req req;
 	bool parked;			/* a long-poll GET waits for packets */
 	bool busy;			/* a request is being answered */
+	bool resume_pending;		/* pipelined input waits for the loop */
 
 	/* ws */
 	wslay_event_context_ptr ws;
@@ -119,6 +120,8 @@ const char *sio_web_header(const struct sio_web_req *r, const char *name);
  * absent. A value that does not fit is truncated and reported absent.
  */
 bool sio_web_query(const struct sio_web_req *r, const char *name, char *out, size_t outlen);
+/* Is the query parameter there at all (even with a value too long)? */
+bool sio_web_query_present(const struct sio_web_req *r, const char *name);
 /*
  * Percent-decodes s[0..n) into out; '+' is a space when plus_space (query
  * strings), itself in paths. False if it does not fit.

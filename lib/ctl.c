@@ -166,8 +166,17 @@ answer_error(struct ctl_client *cl, const struct req *r, const char *code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof msg) {
+		/* Cut at a character boundary: the answer must stay UTF-8. */
+		size_t end = sizeof msg - 1;
+		while (end > 0 && ((unsigned char)msg[end - 1] & 0xc0) == 0x80)
+			end--;
+		if (end > 0 && ((unsigned char)msg[end - 1] & 0x80))
+			end--;	/* the lead byte of the cut character */
+		msg[end] = '\0';
+	}
 	sio_hub_stats(cl->ctl->hub)->ctl_errors++;
 	begin_answer(&b, r);
 	sio_buf_printf(&b, "\"line\":%lu,\"error\":{\"code\":\"%s\",\"message\":", cl->line, code);
@@ -262,6 +271,7 @@ target_read(struct ctl_client *cl, const struct req *r, struct target *tg,
 	memset(tg, 0, sizeof *tg);
 	if (field(r, "nsp") >= 0 && !str_field(r, "nsp", &tg->nsp)) {
 		answer_error(cl, r, "bad_request", "'nsp' must be a string");
+		sio_buf_free(&tg->nsp);
 		return false;
 	}
 	if (tg->nsp.len == 0)
@@ -270,6 +280,7 @@ target_read(struct ctl_client *cl, const struct req *r, struct target *tg,
 		struct strv more;
 		if (!strv_field(cl, r, room_keys[k], &more)) {
 			strv_free(&tg->rooms);
+			sio_buf_free(&tg->nsp);
 			return false;
 		}
 		tg->rooms.v = sio_xrealloc(tg->rooms.v, (tg->rooms.n + more.n + 1) * sizeof(char *));
@@ -279,6 +290,7 @@ target_read(struct ctl_client *cl, const struct req *r, struct target *tg,
 	}
 	if (!strv_field(cl, r, "except", &tg->except)) {
 		strv_free(&tg->rooms);
+		sio_buf_free(&tg->nsp);
 		return false;
 	}
 	tg->t.nsp = tg->nsp.data;
@@ -449,10 +461,14 @@ op_emit(struct ctl_client *cl, const struct req *r)
 		answer_error(cl, r, "bad_request", "'data' must be an array");
 		return;
 	}
-	int vi = field(r, "volatile");
+	int vi = field(r, "volatile"), ai = field(r, "ack");
+	if ((vi >= 0 && tok(r, vi)->type != SIO_JSON_TRUE && tok(r, vi)->type != SIO_JSON_FALSE) ||
+	    (ai >= 0 && tok(r, ai)->type != SIO_JSON_TRUE && tok(r, ai)->type != SIO_JSON_FALSE)) {
+		answer_error(cl, r, "bad_request", "'volatile' and 'ack' must be true or false");
+		return;
+	}
 	if (vi >= 0 && tok(r, vi)->type == SIO_JSON_TRUE)
 		flags |= SIO_EMIT_VOLATILE;
-	int ai = field(r, "ack");
 	bool want_ack = ai >= 0 && tok(r, ai)->type == SIO_JSON_TRUE;
 	long long timeout = 5000;
 	int ti = field(r, "timeout_ms");
@@ -856,6 +872,8 @@ op_subscribe(struct ctl_client *cl, const struct req *r)
 		answer_error(cl, r, "bad_request", "'nsp' and 'group' must be strings or null");
 		strv_free(&events);
 		strv_free(&rooms);
+		sio_buf_free(&nsp);
+		sio_buf_free(&group);
 		return;
 	}
 	int li = field(r, "lifecycle");
@@ -1058,6 +1076,7 @@ op_members(struct ctl_client *cl, const struct req *r)
 
 	if (!str_field(r, "room", &room)) {
 		answer_error(cl, r, "bad_request", "'room' must be a string");
+		sio_buf_free(&room);
 		return;
 	}
 	(void)keys;
@@ -1092,6 +1111,7 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 	bool disconnect = strcmp(op, "disconnect") == 0;
 	if (!disconnect && (!str_field(r, "room", &room) || room.len == 0)) {
 		answer_error(cl, r, "bad_request", "'room' must be a non-empty string");
+		sio_buf_free(&room);
 		return;
 	}
 	if (!target_read(cl, r, &tg, keys, 2)) {
@@ -1128,11 +1148,13 @@ op_count(struct ctl_client *cl, const struct req *r)
 	struct sio_buf room = SIO_BUF_INIT, nsp = SIO_BUF_INIT;
 	char extra[48];
 
-	if (!str_field(r, "room", &room)) {
-		answer_error(cl, r, "bad_request", "'room' must be a string");
+	if (!str_field(r, "room", &room) ||
+	    (field(r, "nsp") >= 0 && !str_field(r, "nsp", &nsp))) {
+		answer_error(cl, r, "bad_request", "'room' and 'nsp' must be strings");
+		sio_buf_free(&room);
+		sio_buf_free(&nsp);
 		return;
 	}
-	str_field(r, "nsp", &nsp);
 	snprintf(extra, sizeof extra, ",\"count\":%zu",
 	    sio_server_room_size(cl->ctl->srv, nsp.len ? nsp.data : "/", room.data));
 	struct req copy = *r;
@@ -1271,30 +1293,28 @@ client_closed(struct sio_conn *c, const char *reason)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	/* A group member's unconfirmed lines go to the others. */
-	if (cl->group) {
-		cl->subscribed = false;
-		struct held_line *h = cl->held;
-		while (h) {
-			struct held_line *next = h->next;
-			for (struct ctl_client *m = ctl->clients; m; m = m->next) {
-				if (m->group && strcmp(m->group, cl->group) == 0 && !m->conn->closed) {
-					group_take(m, h->line);
-					break;
-				}
+	cl->subscribed = false;
+	struct held_line *h = cl->held;
+	while (h) {
+		struct held_line *next = h->next;
+		for (struct ctl_client *m = ctl->clients; cl->group && m; m = m->next) {
+			if (m->group && strcmp(m->group, cl->group) == 0 && !m->conn->closed) {
+				group_take(m, h->line);
+				break;
 			}
-			sio_rc_unref(h->line);
-			free(h);
-			h = next;
 		}
-		for (size_t i = 0; i < cl->nbacklog; i++) {
-			for (struct ctl_client *m = ctl->clients; m; m = m->next) {
-				if (m->group && strcmp(m->group, cl->group) == 0 && !m->conn->closed) {
-					group_take(m, cl->backlog[i]);
-					break;
-				}
+		sio_rc_unref(h->line);
+		free(h);
+		h = next;
+	}
+	for (size_t i = 0; i < cl->nbacklog; i++) {
+		for (struct ctl_client *m = ctl->clients; cl->group && m; m = m->next) {
+			if (m->group && strcmp(m->group, cl->group) == 0 && !m->conn->closed) {
+				group_take(m, cl->backlog[i]);
+				break;
 			}
-			sio_rc_unref(cl->backlog[i]);
 		}
+		sio_rc_unref(cl->backlog[i]);
 	}
 	free(cl->backlog);
 	for (size_t i = 0; i < cl->nevents; i++)

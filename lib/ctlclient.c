@@ -290,8 +290,13 @@ sio_ctl_input_line(struct sio_buf *out, struct sio_json *doc, const char *line, 
 	}
 	if (t[0].size > 0) {
 		sio_buf_addc(out, ',');
-		/* The object's members as the user wrote them. */
+		/* The object's members as the user wrote them; a line break
+		 * can only be white space there, and would end the request. */
+		size_t from = out->len;
 		sio_buf_add(out, line + t[1].start, t[0].end - 1 - t[1].start);
+		for (size_t i = from; i < out->len; i++)
+			if (out->data[i] == '\n' || out->data[i] == '\r')
+				out->data[i] = ' ';
 	}
 	sio_buf_adds(out, "}\n");
 	return SIO_OK;

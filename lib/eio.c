@@ -52,6 +52,7 @@ struct sio_eio_session {
 	ev_tstamp ping_at;		/* when the current heartbeat round started */
 	bool awaiting_pong;
 	bool congested;			/* counted in the hub's back-pressure */
+	bool doomed;			/* over the output limit, closing soon */
 	void *user;
 	char peer[64];
 	UT_hash_handle hh;
@@ -518,6 +519,12 @@ sio_eio_close_all(struct sio_eio_server *srv, const char *reason)
 	}
 }
 
+static void
+close_slow(void *arg)
+{
+	sio_eio_close(arg, "slow consumer");
+}
+
 int
 sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
 {
@@ -530,10 +537,14 @@ sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
 	size_t queued = s->ws_transport && s->ws ? s->ws->out.bytes : s->qbytes;
 	if (queued + p->len > cfg->max_output) {
 		sio_pkt_unref(p);
-		sio_log_warn("%s: session %s dropped: %zu bytes queued, over the output limit",
-		    s->peer, s->sid, queued);
-		sio_hub_stats(s->srv->hub)->slow_disconnects++;
-		sio_eio_close(s, "slow consumer");
+		if (!s->doomed) {
+			sio_log_warn("%s: session %s dropped: %zu bytes queued, over the output limit",
+			    s->peer, s->sid, queued);
+			sio_hub_stats(s->srv->hub)->slow_disconnects++;
+			/* Not now: the caller may be iterating over sockets. */
+			s->doomed = true;
+			sio_hub_defer(s->srv->hub, close_slow, s);
+		}
 		return SIO_ELIMIT;
 	}
 	enqueue(s, p);
@@ -791,7 +802,12 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 		respond_error(c, EIO_ERR_BAD_REQUEST);
 		return;
 	}
-	if (!sio_web_query(r, "sid", sid, sizeof sid)) {
+	bool has_sid = sio_web_query(r, "sid", sid, sizeof sid);
+	if (!has_sid && sio_web_query_present(r, "sid")) {
+		respond_error(c, EIO_ERR_SID);	/* too long to be one of ours */
+		return;
+	}
+	if (!has_sid) {
 		if (r->method != HTTP_GET) {
 			respond_error(c, EIO_ERR_METHOD);
 			return;
@@ -836,8 +852,8 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 	HASH_FIND_STR(srv->sessions, sid, s);
 	if (!s || s->closed) {
 		if (s && s->closing && is_poll && r->method == HTTP_GET) {
+			session_finish(s);	/* first: nothing may find it again */
 			answer_poll(s, c);
-			session_finish(s);
 			return;
 		}
 		respond_error(c, EIO_ERR_SID);

@@ -175,7 +175,9 @@ sio_rooms_each(struct sio_rooms *r, const char *const *rooms, size_t nrooms,
 			ms->m->mark = e;
 	}
 	if (nrooms == 0) {
-		for (struct sio_roomset *m = r->all; m; m = m->next) {
+		struct sio_roomset *next;
+		for (struct sio_roomset *m = r->all; m; m = next) {
+			next = m->next;
 			if (m->mark == e)
 				continue;
 			m->mark = e;

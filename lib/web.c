@@ -264,18 +264,36 @@ sio_web_response_done(struct sio_conn *c)
 	sio_conn_want_flush(c);
 }
 
+static void
+resume_deferred(void *arg)
+{
+	struct sio_conn *c = arg;
+	c->resume_pending = false;
+	if (!c->closed && c->mode == SIO_CONN_HTTP && !c->busy && c->in.len > 0)
+		sio_web_process(c);
+}
+
 void
 sio_web_resume(struct sio_conn *c)
 {
 	sio_web_response_done(c);
 	sio_conn_pause_reading(c, false);	/* reading stopped if input piled up */
-	if (!c->closed && c->in.len > 0)
-		sio_web_process(c);
+	/*
+	 * The next pipelined request waits for the loop: answering a
+	 * long-poll happens inside broadcasts and session closes, and a
+	 * request handled there could change what they are iterating.
+	 */
+	if (!c->closed && c->in.len > 0 && !c->resume_pending) {
+		c->resume_pending = true;
+		sio_hub_defer(c->hub, resume_deferred, c);
+	}
 }
 
 const char *
 sio_web_header(const struct sio_web_req *r, const char *name)
 {
+	if (!r->headers.data)
+		return NULL;	/* no header at all */
 	const char *p = r->headers.data, *end = p + r->headers.len;
 
 	for (unsigned i = 0; p && i < r->nheaders && p < end; i++) {
@@ -320,6 +338,29 @@ sio_web_url_decode(const char *s, size_t n, bool plus_space, char *out, size_t o
 	}
 	out[o] = '\0';
 	return true;
+}
+
+bool
+sio_web_query_present(const struct sio_web_req *r, const char *name)
+{
+	char big[4096];
+	/* Present when found, whatever it holds; a value too long for big
+	 * is present too, so ask for a key match without the value. */
+	const char *q = r->query ? r->query : "";
+	size_t nlen = strlen(name);
+	while (*q) {
+		const char *amp = strchr(q, '&');
+		size_t len = amp ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', len);
+		size_t klen = eq ? (size_t)(eq - q) : len;
+		if (sio_web_url_decode(q, klen, true, big, sizeof big) && strlen(big) == nlen &&
+		    memcmp(big, name, nlen) == 0)
+			return true;
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return false;
 }
 
 bool

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the test layers and sums them into one closing line,
-# "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python ...]
+# "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python|robustness ...]
 # Each layer's full output goes to tests/out/<layer>.log; failures are
 # echoed to the terminal.
 set -u
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/tests/out"
 mkdir -p "$out"
-layers=${*:-unit cli node python}
+layers=${*:-unit cli node python robustness}
 pass=0
 fail=0
 
@@ -70,6 +70,11 @@ for layer in $layers; do
 			name=$(basename "$t" .py)
 			run_tap "interop/$name" "$out/$name.log" /usr/bin/python3 "$t"
 		done
+		;;
+	robustness)
+		[ -f tests/robustness/hostile_test.py ] || continue
+		run_tap "robustness/hostile" "$out/robustness.log" \
+			/usr/bin/python3 tests/robustness/hostile_test.py
 		;;
 	*)
 		echo "run.sh: unknown layer '$layer'" >&2
