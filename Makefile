@@ -60,6 +60,8 @@ help:
 	@echo "make check    unit tests only"
 	@echo "make deps     install what is missing from Debian and npm"
 	@echo "make install  PREFIX=/usr/local DESTDIR= (make uninstall removes it)"
+	@echo "make fuzz     the libFuzzer targets, FUZZ_SECONDS=60 each (FUZZ_TARGETS=fuzz_hub ...)"
+	@echo "make test SANITIZE=address,undefined   everything against sanitized builds"
 
 # `make deps` installs only what is missing, so it is cheap to call often.
 # .deps-ok records a finished run; remove it to check again.
@@ -93,8 +95,15 @@ test: all $(UNIT_BINS)
 check: all $(UNIT_BINS)
 	@tests/run.sh unit
 
+# libFuzzer targets (clang, libclang-rt-14-dev), built in tests/fuzz/build/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz: .deps-ok
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 lint:
-	shellcheck tests/*.sh tests/cli/*.sh
+	shellcheck tests/*.sh tests/cli/*.sh tests/fuzz/run.sh
 	mandoc -Tlint -Wwarning man/*.[17]
 
 # ---- install ------------------------------------------------------------
@@ -149,5 +158,6 @@ uninstall:
 clean:
 	rm -f lib/*.o lib/*.d cmd/*.o cmd/*.d lib/libsio.a lib/libsio.so lib/$(SONAME) \
 		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok $(DEMO_JS)
+	rm -rf tests/fuzz/build
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNIT_SRC:.c=.d)

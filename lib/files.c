@@ -107,8 +107,9 @@ sio_files_serve(struct sio_files *f, struct sio_conn *c)
 		return;
 	}
 	const char *raw = r->path ? r->path : "/";
-	if (!sio_web_url_decode(raw, strlen(raw), false, path, sizeof path) ||
-	    strlen(path) != strnlen(path, sizeof path) || path[0] != '/') {
+	/* A NUL would cut the name the filesystem sees short of the one checked. */
+	if (strstr(raw, "%00") || !sio_web_url_decode(raw, strlen(raw), false, path, sizeof path) ||
+	    path[0] != '/') {
 		answer(c, 404, "Not Found");
 		return;
 	}

@@ -194,19 +194,23 @@ prepare_cb(EV_P_ ev_prepare *w, int revents)
 	(void)EV_A;
 	(void)revents;
 
-	while (hub->pending) {
-		struct sio_conn *list = hub->pending;
-		hub->pending = NULL;
-		while (list) {
-			struct sio_conn *c = list;
-			list = c->next_pending;
-			c->write_pending = false;
-			sio_conn_flush(c);
+	/* Deferred work can queue output and flushing can defer work: go
+	 * round until both are done, so nothing freed below is still listed. */
+	while (hub->pending || hub->ndefer) {
+		while (hub->pending) {
+			struct sio_conn *list = hub->pending;
+			hub->pending = NULL;
+			while (list) {
+				struct sio_conn *c = list;
+				list = c->next_pending;
+				c->write_pending = false;
+				sio_conn_flush(c);
+			}
 		}
+		for (size_t i = 0; i < hub->ndefer; i++)
+			hub->defer[i].fn(hub->defer[i].arg);
+		hub->ndefer = 0;
 	}
-	for (size_t i = 0; i < hub->ndefer; i++)
-		hub->defer[i].fn(hub->defer[i].arg);
-	hub->ndefer = 0;
 	while (hub->dead) {
 		struct sio_conn *c = hub->dead;
 		hub->dead = c->next_dead;

@@ -382,7 +382,7 @@ query_json(struct sio_buf *b, const struct sio_web_req *r)
 static void
 headers_json(struct sio_buf *b, const struct sio_web_req *r)
 {
-	const char *p = r->headers.data, *end = p + r->headers.len;
+	const char *p = r->headers.data, *end = p ? p + r->headers.len : NULL;
 
 	sio_buf_addc(b, '{');
 	for (unsigned i = 0; p && i < r->nheaders && p < end; i++) {

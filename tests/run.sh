@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the test layers and sums them into one closing line,
-# "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python|robustness ...]
+# "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python|robustness|fuzz ...]
 # Each layer's full output goes to tests/out/<layer>.log; failures are
 # echoed to the terminal.
 set -u
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/tests/out"
 mkdir -p "$out"
-layers=${*:-unit cli node python robustness}
+layers=${*:-unit cli node python robustness fuzz}
 pass=0
 fail=0
 
@@ -75,6 +75,27 @@ for layer in $layers; do
 		[ -f tests/robustness/hostile_test.py ] || continue
 		run_tap "robustness/hostile" "$out/robustness.log" \
 			/usr/bin/python3 tests/robustness/hostile_test.py
+		;;
+	fuzz)
+		[ -f tests/fuzz/run.sh ] || continue
+		# Builds the targets and fuzzes each a little...
+		run_tap "fuzz/smoke" "$out/fuzz.log" sh tests/fuzz/run.sh 2
+		# ...then every input that once crashed goes through its target again.
+		log="$out/fuzz-regress.log"
+		: >"$log"
+		p=0 f=0
+		for c in tests/fuzz/crashes/*; do
+			[ -f "$c" ] || continue
+			t=${c##*/}
+			t=${t%%-*}
+			if "tests/fuzz/build/$t" "$c" >>"$log" 2>&1; then
+				p=$((p + 1))
+			else
+				f=$((f + 1))
+				echo "  fuzz: not ok - $c crashes $t again (see $log)"
+			fi
+		done
+		add "$p" "$f" "fuzz/regressions"
 		;;
 	*)
 		echo "run.sh: unknown layer '$layer'" >&2

@@ -34,7 +34,8 @@ check_eq "a directory without index.html: 404, no listing" "404" "$(get /empty/ 
 check_eq "a missing file: 404" "404" "$(get /nope.html | cut -d' ' -f1)"
 check_eq "'+' in a path is a plus" "200" "$(get '/a+b.txt' | cut -d' ' -f1)"
 for p in /../secret/key.txt /app/../../secret/key.txt /%2e%2e/secret/key.txt \
-	/app/%2e%2e%2f%2e%2e%2fsecret/key.txt /link-out /dir-out/key.txt '/..%2fsecret/key.txt'; do
+	/app/%2e%2e%2f%2e%2e%2fsecret/key.txt /link-out /dir-out/key.txt '/..%2fsecret/key.txt' \
+	/data.json%00.html /%00/../secret/key.txt; do
 	st=$(get "$p" | cut -d' ' -f1)
 	if [ "$st" = 404 ] && ! grep -q secret "$DIR/body"; then
 		ok "$p: 404, nothing from outside"
