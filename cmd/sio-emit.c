@@ -78,14 +78,7 @@ struct emitter {
 	struct sio_jq *jq;
 };
 
-static void
-usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "sio-emit: ");
-	fprintf(stderr, msg, arg);
-	fputs("\nTry 'sio-emit --help'.\n", stderr);
-	exit(64);
-}
+#define usage_error(...) exit(sio_usage_error(__VA_ARGS__))
 
 static void
 report(struct emitter *e, unsigned long line, const char *msg)
@@ -384,6 +377,7 @@ main(int argc, char **argv)
 	char err[SIO_ERRLEN];
 	int c;
 
+	sio_log_setprog("sio-emit");
 	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "S:n:t:x:qhV", longopts, NULL)) != -1) {
 		switch (c) {

@@ -193,8 +193,7 @@ main(int argc, char **argv)
 	sio_hub_config_defaults(&cfg);
 	/* First pass: the options themselves, and where the config file is. */
 	if (apply_argv(&cfg, argc, argv, &run, err) != SIO_OK) {
-		fprintf(stderr, "sio-hub: %s\nTry 'sio-hub --help'.\n", err);
-		return 64;
+		return sio_usage_error("%s", err);
 	}
 	sio_hub_config_free(&cfg);
 	if (run.help) {

@@ -1,6 +1,7 @@
 /* sio-listen: print what Socket.IO clients send, one JSON line each. */
 #include "ctl.h"
 #include "json.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -69,14 +70,7 @@ struct listener {
 	struct sio_json doc;
 };
 
-static void
-usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "sio-listen: ");
-	fprintf(stderr, msg, arg);
-	fputs("\nTry 'sio-listen --help'.\n", stderr);
-	exit(64);
-}
+#define usage_error(...) exit(sio_usage_error(__VA_ARGS__))
 
 static void
 out(const char *s, size_t n)
@@ -209,6 +203,7 @@ main(int argc, char **argv)
 	int c;
 	long v;
 
+	sio_log_setprog("sio-listen");
 	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "S:n:e:r:f:Rc:1g:hV", longopts, NULL)) != -1) {
 		switch (c) {

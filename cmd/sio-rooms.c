@@ -1,6 +1,7 @@
 /* sio-rooms: list and manage the rooms of a running hub. */
 #include "ctl.h"
 #include "json.h"
+#include "log.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -64,14 +65,7 @@ push(struct strv *s, const char *x)
 	s->v[s->n++] = x;
 }
 
-static void
-usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "sio-rooms: ");
-	fprintf(stderr, msg, arg);
-	fputs("\nTry 'sio-rooms --help'.\n", stderr);
-	exit(64);
-}
+#define usage_error(...) exit(sio_usage_error(__VA_ARGS__))
 
 static void
 add_strv(struct sio_buf *b, const char *key, const struct strv *s)
@@ -107,6 +101,7 @@ main(int argc, char **argv)
 	char err[SIO_ERRLEN];
 	int c;
 
+	sio_log_setprog("sio-rooms");
 	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "S:n:as:i:x:hV", longopts, NULL)) != -1) {
 		switch (c) {

@@ -28,6 +28,19 @@ sio_log_level(void)
 	return log_level;
 }
 
+int
+sio_usage_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", log_prog, msg, log_prog);
+	return 64;
+}
+
 void
 sio_log(int level, const char *fmt, ...)
 {

@@ -12,6 +12,13 @@ void sio_log_setlevel(int level);	/* clamped to the enum's range */
 int sio_log_level(void);
 void sio_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A usage error, the way every tool reports it: "prog: <message>" and
+ * "Try 'prog --help'." on stderr. Returns 64 (EX_USAGE) for the caller
+ * to exit with; the library itself never exits.
+ */
+int sio_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define sio_log_error(...) sio_log(SIO_LOG_ERROR, __VA_ARGS__)
 #define sio_log_warn(...) sio_log(SIO_LOG_WARN, __VA_ARGS__)
 #define sio_log_info(...) sio_log(SIO_LOG_INFO, __VA_ARGS__)
