@@ -982,15 +982,22 @@ struct rooms_ctx {
 	bool first;
 };
 
+/* Starts the next item of a JSON list being built: a comma but the first time. */
+static void
+list_next(struct rooms_ctx *x)
+{
+	if (!x->first)
+		sio_buf_addc(x->b, ',');
+	x->first = false;
+}
+
 static void
 rooms_cb(const char *nsp, const char *room, size_t members, bool is_sid, void *arg)
 {
 	struct rooms_ctx *x = arg;
 	if (is_sid && !x->all)
 		return;
-	if (!x->first)
-		sio_buf_addc(x->b, ',');
-	x->first = false;
+	list_next(x);
 	sio_buf_adds(x->b, "{\"nsp\":");
 	sio_json_add_str(x->b, nsp, strlen(nsp));
 	sio_buf_adds(x->b, ",\"room\":");
@@ -1019,9 +1026,7 @@ static void
 room_of_cb(const char *room, void *arg)
 {
 	struct rooms_ctx *x = arg;
-	if (!x->first)
-		sio_buf_addc(x->b, ',');
-	x->first = false;
+	list_next(x);
 	sio_json_add_str(x->b, room, strlen(room));
 }
 
@@ -1029,9 +1034,7 @@ static void
 socket_cb(struct sio_socket *s, void *arg)
 {
 	struct rooms_ctx *x = arg;
-	if (!x->first)
-		sio_buf_addc(x->b, ',');
-	x->first = false;
+	list_next(x);
 	sio_buf_adds(x->b, "{\"nsp\":");
 	sio_json_add_str(x->b, sio_socket_nsp(s), strlen(sio_socket_nsp(s)));
 	sio_buf_printf(x->b, ",\"sid\":\"%s\",\"transport\":\"%s\",\"rooms\":[",
@@ -1070,7 +1073,6 @@ sid_cb(struct sio_socket *s, void *arg)
 static void
 op_members(struct ctl_client *cl, const struct req *r)
 {
-	static const char *const keys[] = { "room" };
 	struct target tg;
 	struct sio_buf room = SIO_BUF_INIT, b = SIO_BUF_INIT;
 
@@ -1079,7 +1081,6 @@ op_members(struct ctl_client *cl, const struct req *r)
 		sio_buf_free(&room);
 		return;
 	}
-	(void)keys;
 	if (!target_read(cl, r, &tg, NULL, 0)) {
 		sio_buf_free(&room);
 		return;
