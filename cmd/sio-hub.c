@@ -38,6 +38,10 @@ static const char usage_text[] =
 "      --max-fragments N      frames in one WebSocket message (default 1024)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
+"      --tls-cert FILE        serve https and wss with this PEM certificate chain\n"
+"      --tls-key FILE         and this PEM private key (both reloaded on SIGHUP)\n"
+"      --tls-handshake-timeout MS  close peers that have not finished the TLS\n"
+"                             handshake by then (default 10000)\n"
 "      --metrics MODE         GET /health and /metrics: auto (default: when bound to\n"
 "                             loopback), on, off\n"
 "  -c, --config FILE          settings file (default /etc/sio/hub.conf if present):\n"
@@ -64,38 +68,37 @@ struct run {
 	bool conf_given, check, help, version;
 };
 
-enum {
-	OPT_CHECK = 255,
-	OPT_PATH = 256, OPT_ANY_NSP, OPT_RELAY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_UPGRADE_TIMEOUT, OPT_MAX_PAYLOAD, OPT_TRANSPORTS,
-	OPT_CORS, OPT_ENGINE_ECHO, OPT_NO_CONTROL, OPT_STATIC, OPT_METRICS, OPT_MAX_FRAGMENTS, OPT_MAX_HEADER, OPT_HTTP_TIMEOUT, OPT_MAX_OUTPUT,
-};
+/* Long-only options are found by name (longopts[idx].name), not by value. */
+enum { OPT_LONG = 256, OPT_CHECK };
 
 static const struct option longopts[] = {
 	{ "bind", required_argument, NULL, 'b' },
 	{ "port", required_argument, NULL, 'p' },
-	{ "path", required_argument, NULL, OPT_PATH },
+	{ "path", required_argument, NULL, OPT_LONG },
 	{ "nsp", required_argument, NULL, 'n' },
-	{ "any-nsp", no_argument, NULL, OPT_ANY_NSP },
-	{ "relay", optional_argument, NULL, OPT_RELAY },
-	{ "ping-interval", required_argument, NULL, OPT_PING_INTERVAL },
-	{ "ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT },
-	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-	{ "upgrade-timeout", required_argument, NULL, OPT_UPGRADE_TIMEOUT },
-	{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
-	{ "transports", required_argument, NULL, OPT_TRANSPORTS },
-	{ "cors", required_argument, NULL, OPT_CORS },
-	{ "engine-echo", required_argument, NULL, OPT_ENGINE_ECHO },
-	{ "static", required_argument, NULL, OPT_STATIC },
+	{ "any-nsp", no_argument, NULL, OPT_LONG },
+	{ "relay", optional_argument, NULL, OPT_LONG },
+	{ "ping-interval", required_argument, NULL, OPT_LONG },
+	{ "ping-timeout", required_argument, NULL, OPT_LONG },
+	{ "connect-timeout", required_argument, NULL, OPT_LONG },
+	{ "upgrade-timeout", required_argument, NULL, OPT_LONG },
+	{ "max-payload", required_argument, NULL, OPT_LONG },
+	{ "transports", required_argument, NULL, OPT_LONG },
+	{ "cors", required_argument, NULL, OPT_LONG },
+	{ "engine-echo", required_argument, NULL, OPT_LONG },
+	{ "static", required_argument, NULL, OPT_LONG },
 	{ "socket", required_argument, NULL, 'S' },
-	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
-	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER },
-	{ "max-fragments", required_argument, NULL, OPT_MAX_FRAGMENTS },
-	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
-	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "no-control", no_argument, NULL, OPT_LONG },
+	{ "max-header-bytes", required_argument, NULL, OPT_LONG },
+	{ "max-fragments", required_argument, NULL, OPT_LONG },
+	{ "http-timeout", required_argument, NULL, OPT_LONG },
+	{ "max-output", required_argument, NULL, OPT_LONG },
+	{ "tls-cert", required_argument, NULL, OPT_LONG },
+	{ "tls-key", required_argument, NULL, OPT_LONG },
+	{ "tls-handshake-timeout", required_argument, NULL, OPT_LONG },
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", no_argument, NULL, OPT_CHECK },
-	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "metrics", required_argument, NULL, OPT_LONG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -172,6 +175,11 @@ build_config(struct sio_hub_config *cfg, struct run *run, char *err)
 		snprintf(err, SIO_ERRLEN, "%s", msg);
 		sio_hub_config_free(cfg);
 		return 64;
+	}
+	if (sio_conf_check(cfg, msg) != SIO_OK) {
+		snprintf(err, SIO_ERRLEN, "%s", msg);
+		sio_hub_config_free(cfg);
+		return 78;
 	}
 	return SIO_OK;
 }

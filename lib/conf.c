@@ -77,6 +77,7 @@ static const struct {
 	{ "connect-timeout", 1, 3600000, offsetof(struct sio_hub_config, connect_timeout), false },
 	{ "upgrade-timeout", 1, 3600000, offsetof(struct sio_hub_config, upgrade_timeout), false },
 	{ "http-timeout", 1, 3600000, offsetof(struct sio_hub_config, http_timeout), false },
+	{ "tls-handshake-timeout", 1, 3600000, offsetof(struct sio_hub_config, tls_handshake_timeout), false },
 	{ "max-payload", 16, 1L << 30, offsetof(struct sio_hub_config, max_payload), true },
 	{ "max-header-bytes", 256, 1L << 24, offsetof(struct sio_hub_config, max_header_bytes), true },
 	{ "max-output", 1024, 1L << 34, offsetof(struct sio_hub_config, max_output), true },
@@ -128,6 +129,10 @@ sio_conf_set(struct sio_hub_config *cfg, const char *name, const char *value, ch
 		return transports(cfg, value, err);
 	} else if (!strcmp(name, "cors")) {
 		append(cfg, &cfg->cors, &cfg->ncors, value);
+	} else if (!strcmp(name, "tls-cert")) {
+		cfg->tls_cert = own(cfg, value);
+	} else if (!strcmp(name, "tls-key")) {
+		cfg->tls_key = own(cfg, value);
 	} else if (!strcmp(name, "static")) {
 		cfg->static_dir = own(cfg, value);
 	} else if (!strcmp(name, "socket")) {
@@ -195,4 +200,15 @@ sio_conf_load(struct sio_hub_config *cfg, const char *path, char *err)
 	free(line);
 	fclose(f);
 	return rc;
+}
+
+int
+sio_conf_check(const struct sio_hub_config *cfg, char *err)
+{
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		snprintf(err, SIO_ERRLEN, "tls-cert and tls-key go together: %s is missing",
+		    cfg->tls_cert ? "tls-key" : "tls-cert");
+		return SIO_EINVAL;
+	}
+	return SIO_OK;
 }

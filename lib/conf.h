@@ -28,4 +28,10 @@ int sio_conf_set(struct sio_hub_config *cfg, const char *name, const char *value
  */
 int sio_conf_load(struct sio_hub_config *cfg, const char *path, char *err);
 
+/*
+ * Checks settings that only make sense together (a TLS certificate
+ * needs its key). SIO_OK, or SIO_EINVAL with a message in err.
+ */
+int sio_conf_check(const struct sio_hub_config *cfg, char *err);
+
 #endif

@@ -2,6 +2,7 @@
 #include "hub.h"
 #include "log.h"
 #include "stats.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,23 +23,31 @@ in_limit(struct sio_conn *c)
 	return cfg->max_payload + cfg->max_header_bytes + READ_CHUNK;
 }
 
-static void
-conn_read_cb(EV_P_ ev_io *w, int revents)
+static ssize_t
+conn_recv(struct sio_conn *c, void *buf, size_t n)
 {
-	struct sio_conn *c = SIO_CONTAINER_OF(w, struct sio_conn, rio);
-	(void)EV_A;
-	(void)revents;
+	if (c->tls)
+		return sio_tls_read(c, buf, n);
+	ssize_t r = read(c->fd, buf, n);
+	if (r < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ?
+		    SIO_EAGAIN : SIO_ESYS;
+	return r;
+}
 
+static void
+conn_read(struct sio_conn *c)
+{
 	if (c->in.len >= in_limit(c)) {
 		/* The layer above is not consuming: stop reading (back-pressure). */
 		sio_conn_pause_reading(c, true);
 		return;
 	}
 	sio_buf_reserve(&c->in, READ_CHUNK);
-	ssize_t r = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+	ssize_t r = conn_recv(c, c->in.data + c->in.len, READ_CHUNK);
+	if (r == SIO_EAGAIN)
+		return;
 	if (r < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
 		sio_conn_close(c, "transport error");
 		return;
 	}
@@ -56,6 +65,22 @@ conn_read_cb(EV_P_ ev_io *w, int revents)
 		sio_ws_process(c);
 	else
 		sio_ctl_process(c);
+	/* TLS may hold decrypted bytes the socket will never signal again. */
+	if (!c->closed && !c->reading_paused && sio_tls_pending(c))
+		ev_feed_event(sio_hub_loop(c->hub), &c->rio, EV_READ);
+}
+
+static void
+conn_read_cb(EV_P_ ev_io *w, int revents)
+{
+	struct sio_conn *c = SIO_CONTAINER_OF(w, struct sio_conn, rio);
+	(void)EV_A;
+	(void)revents;
+
+	if (sio_tls_write_blocked(c))
+		sio_conn_flush(c);
+	if (!c->closed)
+		conn_read(c);
 }
 
 static void
@@ -64,6 +89,8 @@ conn_write_cb(EV_P_ ev_io *w, int revents)
 	struct sio_conn *c = SIO_CONTAINER_OF(w, struct sio_conn, wio);
 	(void)EV_A;
 	(void)revents;
+	if (sio_tls_read_blocked(c))
+		conn_read(c);
 	sio_conn_flush(c);
 }
 
@@ -106,10 +133,13 @@ sio_conn_pause_reading(struct sio_conn *c, bool pause)
 	if (c->closed || pause == c->reading_paused)
 		return;
 	c->reading_paused = pause;
-	if (pause)
+	if (pause) {
 		ev_io_stop(sio_hub_loop(c->hub), &c->rio);
-	else
+	} else {
 		ev_io_start(sio_hub_loop(c->hub), &c->rio);
+		if (sio_tls_pending(c))
+			ev_feed_event(sio_hub_loop(c->hub), &c->rio, EV_READ);
+	}
 }
 
 void
@@ -127,14 +157,15 @@ sio_conn_flush(struct sio_conn *c)
 	if (c->closed)
 		return;
 	size_t before = c->out.bytes;
-	int rc = sio_outq_flush(&c->out, c->fd);
+	int rc = c->tls ? sio_tls_flush(c) : sio_outq_flush(&c->out, c->fd);
 	if (c->mode != SIO_CONN_CTL)
 		sio_hub_stats(c->hub)->bytes_out += before - c->out.bytes;
 	if (rc == SIO_EAGAIN) {
 		ev_io_start(loop, &c->wio);
 		return;
 	}
-	ev_io_stop(loop, &c->wio);
+	if (!sio_tls_read_blocked(c))
+		ev_io_stop(loop, &c->wio);
 	if (rc != SIO_OK) {
 		sio_conn_close(c, "transport error");
 		return;
@@ -143,6 +174,7 @@ sio_conn_flush(struct sio_conn *c)
 		c->on_drain(c);
 	if (c->close_after_flush) {
 		/* Let the peer see our last bytes before the FIN. */
+		sio_tls_shutdown(c);
 		shutdown(c->fd, SHUT_WR);
 		sio_conn_close(c, "closed");
 	}
@@ -179,5 +211,6 @@ sio_conn_free(struct sio_conn *c)
 	sio_buf_free(&c->ws_msg);
 	if (c->ws)
 		wslay_event_context_free(c->ws);
+	sio_tls_detach(c);
 	free(c);
 }

@@ -24,6 +24,7 @@ struct sio_hub;
 struct sio_eio_session;
 struct sio_pkt;
 struct sio_ctl_client;
+struct sio_tls_conn;
 
 enum sio_conn_mode { SIO_CONN_HTTP, SIO_CONN_WS, SIO_CONN_CTL };
 
@@ -58,6 +59,7 @@ struct sio_conn {
 	struct sio_conn *next_pending;	/* hub flush list */
 	struct sio_conn *next_dead;	/* hub reaper list */
 
+	struct sio_tls_conn *tls;	/* TLS state (tls.c), or NULL for plain TCP */
 	struct sio_buf in;		/* read but not yet consumed */
 	struct sio_outq out;
 

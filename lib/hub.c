@@ -7,6 +7,7 @@
 #include "pkt.h"
 #include "sio.h"
 #include "stats.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -48,6 +49,7 @@ struct sio_hub {
 	struct sio_ctl *ctl;
 	char *ctl_path;
 	struct sio_files *files;
+	struct sio_tls *tls;		/* new connections take this context */
 	int congested;
 	struct sio_stats stats;
 	ev_tstamp started;
@@ -79,6 +81,7 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->http_timeout = 30000;
 	cfg->max_output = 16u << 20;
 	cfg->shutdown_timeout = 5000;
+	cfg->tls_handshake_timeout = 10000;
 	cfg->log_level = SIO_LOG_INFO;
 }
 
@@ -236,8 +239,11 @@ accept_cb(EV_P_ ev_io *w, int revents)
 			}
 			return;
 		}
-		sio_conn_new_http(hub, fd);
+		struct sio_conn *c = sio_conn_new_http(hub, fd);
 		hub->stats.connections++;
+		if (hub->tls && sio_tls_attach(hub->tls, c,
+		    hub->cfg.tls_handshake_timeout / 1000.0) != SIO_OK)
+			sio_conn_close(c, "out of memory for TLS");
 	}
 }
 
@@ -433,14 +439,29 @@ reload(struct sio_hub *hub)
 	struct sio_hub_config *old = &hub->cfg;
 	if (differ(fresh.bind, old->bind) || (fresh.port != old->port && fresh.port != 0) ||
 	    differ(fresh.path, old->path) || differ(fresh.engine_echo, old->engine_echo) ||
-	    differ(fresh.ctl_path, old->ctl_path) || fresh.no_ctl != old->no_ctl)
-		sio_log_warn("SIGHUP: bind, port, path, engine-echo and the control socket "
-		    "change only with a restart");
+	    differ(fresh.ctl_path, old->ctl_path) || fresh.no_ctl != old->no_ctl ||
+	    (fresh.tls_cert == NULL) != (hub->tls == NULL))
+		sio_log_warn("SIGHUP: bind, port, path, engine-echo, the control socket "
+		    "and turning TLS on or off change only with a restart");
 	struct sio_files *files = NULL;
 	if (fresh.static_dir && !(files = sio_files_new(fresh.static_dir, err))) {
 		sio_log_error("SIGHUP: %s; keeping the running settings", err);
 		sio_hub_config_free(&fresh);
 		return;
+	}
+	struct sio_tls *tls = NULL;
+	if (fresh.tls_cert && hub->tls &&
+	    !(tls = sio_tls_new(fresh.tls_cert, fresh.tls_key, err))) {
+		sio_log_error("SIGHUP: %s; keeping the running settings", err);
+		sio_files_free(files);
+		sio_hub_config_free(&fresh);
+		return;
+	}
+	if (tls) {
+		/* Live connections keep the context they were accepted with. */
+		sio_tls_free(hub->tls);
+		hub->tls = tls;
+		sio_log_info("SIGHUP: TLS certificate and key reloaded");
 	}
 	sio_files_free(hub->files);
 	hub->files = files;
@@ -453,6 +474,10 @@ reload(struct sio_hub *hub)
 	fresh.engine_echo = old->engine_echo;
 	fresh.ctl_path = old->ctl_path;
 	fresh.no_ctl = old->no_ctl;
+	if (!hub->tls) {
+		fresh.tls_cert = NULL;
+		fresh.tls_key = NULL;
+	}
 	hub->retired = sio_xrealloc(hub->retired, (hub->nretired + 1) * sizeof *hub->retired);
 	hub->retired[hub->nretired++] = *old;
 	hub->cfg = fresh;
@@ -497,8 +522,16 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 		free(hub);
 		return NULL;
 	}
+	if (cfg->tls_cert && !(hub->tls = sio_tls_new(cfg->tls_cert, cfg->tls_key, err))) {
+		sio_files_free(hub->files);
+		close(hub->lfd);
+		free(hub);
+		return NULL;
+	}
 	hub->sio = sio_server_new(hub, err);
 	if (!hub->sio) {
+		sio_tls_free(hub->tls);
+		sio_files_free(hub->files);
 		close(hub->lfd);
 		free(hub);
 		return NULL;
@@ -507,6 +540,8 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 		hub->ctl_path = sio_ctl_path(cfg->ctl_path);
 		hub->ctl = sio_ctl_new(hub, hub->sio, hub->ctl_path, err);
 		if (!hub->ctl) {
+			sio_tls_free(hub->tls);
+			sio_files_free(hub->files);
 			sio_server_free(hub->sio);
 			free(hub->ctl_path);
 			close(hub->lfd);
@@ -554,13 +589,19 @@ sio_hub_check_config(const struct sio_hub_config *cfg, char *err)
 			return SIO_EINVAL;
 		sio_files_free(f);
 	}
+	if (cfg->tls_cert) {
+		struct sio_tls *t = sio_tls_new(cfg->tls_cert, cfg->tls_key, err);
+		if (!t)
+			return SIO_EINVAL;
+		sio_tls_free(t);
+	}
 	return SIO_OK;
 }
 
 int
 sio_hub_run(struct sio_hub *hub)
 {
-	sio_log_info("listening on http://%s%s%s:%d%s", strchr(hub->cfg.bind, ':') ? "[" : "",
+	sio_log_info("listening on %s://%s%s%s:%d%s", hub->tls ? "https" : "http", strchr(hub->cfg.bind, ':') ? "[" : "",
 	    hub->cfg.bind, strchr(hub->cfg.bind, ':') ? "]" : "", hub->cfg.port, hub->cfg.path);
 	if (hub->ctl)
 		sio_log_info("control socket %s", hub->ctl_path);
@@ -579,6 +620,7 @@ sio_hub_free(struct sio_hub *hub)
 	sio_ctl_free(hub->ctl);
 	free(hub->ctl_path);
 	sio_files_free(hub->files);
+	sio_tls_free(hub->tls);
 	sio_eio_server_free(hub->echo);
 	sio_eio_server_free(hub->eio);
 	sio_server_free(hub->sio);

@@ -50,6 +50,9 @@ struct sio_hub_config {
 	int http_timeout;		/* ms: idle keep-alive and slow requests */
 	size_t max_output;		/* bytes queued per connection before it is dropped */
 	int shutdown_timeout;		/* ms */
+	const char *tls_cert;		/* PEM chain: serve https and wss */
+	const char *tls_key;
+	int tls_handshake_timeout;	/* ms */
 	int log_level;			/* enum sio_log_level */
 	enum sio_metrics metrics;
 	char **owned;			/* strings the config owns (conf.c) */

@@ -62,6 +62,38 @@ sio_outq_copy(struct sio_outq *q, const void *p, size_t len)
 	sio_outq_push(q, rc->data, len, SIO_REF_RC, rc);
 }
 
+void
+sio_outq_consume(struct sio_outq *q, size_t n)
+{
+	q->bytes -= n;
+	while (n > 0) {
+		struct sio_outref *r = &q->v[q->head];
+		if (n >= r->len) {
+			n -= r->len;
+			sio_ref_release(r->kind, r->ref);
+			q->head++;
+		} else {
+			r->p += n;
+			r->len -= (uint32_t)n;
+			n = 0;
+		}
+	}
+	if (q->head == q->n)
+		q->head = q->n = 0;
+}
+
+size_t
+sio_outq_gather(const struct sio_outq *q, void *buf, size_t max)
+{
+	size_t n = 0;
+	for (uint32_t i = q->head; i < q->n && n < max; i++) {
+		size_t take = q->v[i].len < max - n ? q->v[i].len : max - n;
+		memcpy((char *)buf + n, q->v[i].p, take);
+		n += take;
+	}
+	return n;
+}
+
 int
 sio_outq_flush(struct sio_outq *q, int fd)
 {
@@ -81,19 +113,7 @@ sio_outq_flush(struct sio_outq *q, int fd)
 				return SIO_EAGAIN;
 			return SIO_ESYS;
 		}
-		q->bytes -= (size_t)w;
-		while (w > 0) {
-			struct sio_outref *r = &q->v[q->head];
-			if ((size_t)w >= r->len) {
-				w -= r->len;
-				sio_ref_release(r->kind, r->ref);
-				q->head++;
-			} else {
-				r->p += w;
-				r->len -= (uint32_t)w;
-				w = 0;
-			}
-		}
+		sio_outq_consume(q, (size_t)w);
 	}
 	q->head = q->n = 0;
 	return SIO_OK;

@@ -49,6 +49,10 @@ void sio_outq_copy(struct sio_outq *q, const void *p, size_t len);
  * write error (the connection is dead).
  */
 int sio_outq_flush(struct sio_outq *q, int fd);
+/* Drops the first n unwritten bytes (written by other means), releasing refs. */
+void sio_outq_consume(struct sio_outq *q, size_t n);
+/* Copies up to max unwritten bytes into buf, leaving the queue as it is. */
+size_t sio_outq_gather(const struct sio_outq *q, void *buf, size_t max);
 void sio_outq_clear(struct sio_outq *q);
 static inline int sio_outq_empty(const struct sio_outq *q) { return q->head == q->n; }
 

@@ -28,6 +28,7 @@ import traceback
 import unittest
 
 import engineio.packet
+import requests
 import socketio
 import socketio.exceptions
 
@@ -122,7 +123,8 @@ class Hub:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        scheme = "https" if "--tls-cert" in self.args else "http"
+        return "%s://127.0.0.1:%d" % (scheme, self.port)
 
     def env(self):
         env = dict(os.environ)
@@ -412,6 +414,45 @@ class Transports(HubTest):
         _, ev = l.lines(1)[0]
         self.assertEqual((ev["event"], ev["data"], ev["sid"]), ("pong-me", [{"x": [1, 2]}], c.get_sid()))
         self.assertEqual(l.wait_exit(), 0)
+
+    def make_cert(self):
+        """A throwaway CA and a localhost certificate it signed: (ca, cert, key)."""
+        ca, cakey = os.path.join(self.tmp, "ca.pem"), os.path.join(self.tmp, "ca-key.pem")
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        csr, ext = os.path.join(self.tmp, "leaf.csr"), os.path.join(self.tmp, "leaf.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for cmd in (["req", "-x509"] + ec + ["-keyout", cakey, "-out", ca, "-days", "1",
+                                              "-subj", "/CN=sio test CA"],
+                    ["req", "-new"] + ec + ["-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+                    ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
+                     "-out", cert, "-days", "1", "-extfile", ext]):
+            subprocess.run(["openssl"] + cmd, check=True, capture_output=True)
+        return ca, cert, key
+
+    def test_tls_with_the_ca_pinned(self):
+        ca, cert, key = self.make_cert()
+        hub = self.hub("--tls-cert", cert, "--tls-key", key)
+        self.assertTrue(hub.url.startswith("https://"))
+        for transports in (["polling"], ["websocket"]):
+            with self.subTest(transports=transports):
+                # python-engineio pins the websocket through the session's
+                # verify, while its polling requests pass verify=True, which
+                # requests resolves through REQUESTS_CA_BUNDLE.
+                session = requests.Session()
+                session.verify = ca
+                os.environ["REQUESTS_CA_BUNDLE"] = ca
+                self.addCleanup(os.environ.pop, "REQUESTS_CA_BUNDLE", None)
+                c = self.connect(self.client(http_session=session), hub, transports=transports)
+                self.assertEqual(c.transport(), transports[0])
+                self.roundtrip(hub, c)
+                c.disconnect()
+        # without the CA, verification fails and nothing connects
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        c = self.client()
+        with self.assertRaises(socketio.exceptions.ConnectionError):
+            c.connect(hub.url, transports=["polling"], wait_timeout=3)
 
     def test_default_transports_upgrade_to_websocket(self):
         hub = self.hub()
