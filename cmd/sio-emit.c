@@ -294,7 +294,7 @@ run_stream(struct emitter *e)
 	}
 	sio_buf_free(&answer);
 	if (e->hub_gone) {
-		fprintf(stderr, "sio-emit: the hub went away\n");
+		fprintf(stderr, "sio-emit: %s\n", sio_ctl_gone(&e->conn));
 		return 69;
 	}
 	if (status)
@@ -311,7 +311,7 @@ run_one(struct emitter *e, struct sio_buf *req, bool ack)
 	int status = 0;
 
 	if (sio_ctl_write(&e->conn, req->data, req->len) != SIO_OK) {
-		fprintf(stderr, "sio-emit: the hub went away\n");
+		fprintf(stderr, "sio-emit: %s\n", sio_ctl_gone(&e->conn));
 		return 69;
 	}
 	int wait = ack ? (int)e->d.timeout_ms + 5000 : 10000;
@@ -319,7 +319,7 @@ run_one(struct emitter *e, struct sio_buf *req, bool ack)
 		int rc = sio_ctl_read_line(&e->conn, wait, &l, &n);
 		if (rc != SIO_OK) {
 			fprintf(stderr, "sio-emit: %s\n", rc == SIO_EAGAIN ?
-			    "no answer from the hub" : "the hub went away");
+			    "no answer from the hub" : sio_ctl_gone(&e->conn));
 			return 69;
 		}
 		struct sio_json doc = SIO_JSON_INIT;

@@ -29,15 +29,25 @@ static const char usage_text[] =
 "      --max-payload BYTES    largest message or POST body (default 1000000)\n"
 "      --transports LIST      polling,websocket (default both)\n"
 "      --cors ORIGIN          allow cross-origin requests from ORIGIN (repeatable; * for any)\n"
+"      --allow-origin ORIGIN  refuse (403) handshakes whose Origin header is not\n"
+"                             one of these (repeatable; default: any)\n"
 "      --engine-echo PATH     also serve a bare Engine.IO echo endpoint at PATH\n"
 "      --static DIR           serve the files under DIR at / (no listings)\n"
 "  -S, --socket PATH          control socket (default $SIO_SOCKET, else\n"
 "                             $XDG_RUNTIME_DIR/sio/hub.sock, else /tmp/sio-$UID/hub.sock)\n"
 "      --no-control           serve no control socket\n"
+"      --control-group GROUP  let members of GROUP use the control socket too\n"
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
 "      --max-fragments N      frames in one WebSocket message (default 1024)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
+"      --max-output-soft BYTES  ... or held above BYTES (default 4194304; 0: off)\n"
+"      --max-output-soft-time MS  for longer than MS (default 20000)\n"
+"      --max-connections N    open client connections (default: the fd limit less 64)\n"
+"      --max-connections-per-ip N  from one address (default 0: no limit)\n"
+"      --max-packets N        packets in one polling payload (default 10000)\n"
+"      --max-attachments N    binary attachments in one packet (default 10, at most 10)\n"
+"      --max-depth N          JSON nesting in a client's packet (default 1000)\n"
 "      --tls-cert FILE        serve https and wss with this PEM certificate chain\n"
 "      --tls-key FILE         and this PEM private key (both reloaded on SIGHUP)\n"
 "      --tls-handshake-timeout MS  close peers that have not finished the TLS\n"
@@ -93,6 +103,15 @@ static const struct option longopts[] = {
 	{ "max-fragments", required_argument, NULL, OPT_LONG },
 	{ "http-timeout", required_argument, NULL, OPT_LONG },
 	{ "max-output", required_argument, NULL, OPT_LONG },
+	{ "max-output-soft", required_argument, NULL, OPT_LONG },
+	{ "max-output-soft-time", required_argument, NULL, OPT_LONG },
+	{ "max-connections", required_argument, NULL, OPT_LONG },
+	{ "max-connections-per-ip", required_argument, NULL, OPT_LONG },
+	{ "max-packets", required_argument, NULL, OPT_LONG },
+	{ "max-attachments", required_argument, NULL, OPT_LONG },
+	{ "max-depth", required_argument, NULL, OPT_LONG },
+	{ "allow-origin", required_argument, NULL, OPT_LONG },
+	{ "control-group", required_argument, NULL, OPT_LONG },
 	{ "tls-cert", required_argument, NULL, OPT_LONG },
 	{ "tls-key", required_argument, NULL, OPT_LONG },
 	{ "tls-handshake-timeout", required_argument, NULL, OPT_LONG },

@@ -311,7 +311,7 @@ main(int argc, char **argv)
 		}
 		if (rc != SIO_OK) {
 			fflush(stdout);
-			fprintf(stderr, "sio-listen: the hub went away\n");
+			fprintf(stderr, "sio-listen: %s\n", sio_ctl_gone(&conn));
 			status = 69;
 			goto out;
 		}

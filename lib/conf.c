@@ -1,5 +1,6 @@
 #include "conf.h"
 #include "log.h"
+#include "packet.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -81,6 +82,13 @@ static const struct {
 	{ "max-payload", 16, 1L << 30, offsetof(struct sio_hub_config, max_payload), true },
 	{ "max-header-bytes", 256, 1L << 24, offsetof(struct sio_hub_config, max_header_bytes), true },
 	{ "max-output", 1024, 1L << 34, offsetof(struct sio_hub_config, max_output), true },
+	{ "max-output-soft", 0, 1L << 34, offsetof(struct sio_hub_config, max_output_soft), true },
+	{ "max-output-soft-time", 1, 3600000, offsetof(struct sio_hub_config, max_output_soft_time), false },
+	{ "max-connections", 0, 10000000, offsetof(struct sio_hub_config, max_connections), false },
+	{ "max-connections-per-ip", 0, 10000000, offsetof(struct sio_hub_config, max_connections_per_ip), false },
+	{ "max-packets", 1, 10000000, offsetof(struct sio_hub_config, max_packets), false },
+	{ "max-attachments", 0, SIO_MAX_ATTACHMENTS, offsetof(struct sio_hub_config, max_attachments), false },
+	{ "max-depth", 1, 100000, offsetof(struct sio_hub_config, max_depth), false },
 };
 
 int
@@ -129,6 +137,12 @@ sio_conf_set(struct sio_hub_config *cfg, const char *name, const char *value, ch
 		return transports(cfg, value, err);
 	} else if (!strcmp(name, "cors")) {
 		append(cfg, &cfg->cors, &cfg->ncors, value);
+	} else if (!strcmp(name, "allow-origin")) {
+		if (!strcmp(value, "*") || strpbrk(value, " \t\r\n,"))
+			return bad(err, name, value, "must be one origin such as https://example.com");
+		append(cfg, &cfg->allow_origins, &cfg->nallow_origins, value);
+	} else if (!strcmp(name, "control-group")) {
+		cfg->control_group = own(cfg, value);
 	} else if (!strcmp(name, "tls-cert")) {
 		cfg->tls_cert = own(cfg, value);
 	} else if (!strcmp(name, "tls-key")) {

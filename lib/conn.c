@@ -192,6 +192,8 @@ sio_conn_close(struct sio_conn *c, const char *reason)
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->timer);
 	sio_log_debug("%s: connection closed (%s)", c->peer, reason);
+	if (c->ipslot)
+		sio_hub_conn_gone(c->hub, c);
 	if (c->on_close)
 		c->on_close(c, reason);
 	close(c->fd);

@@ -25,6 +25,7 @@ struct sio_eio_session;
 struct sio_pkt;
 struct sio_ctl_client;
 struct sio_tls_conn;
+struct sio_ipslot;
 
 enum sio_conn_mode { SIO_CONN_HTTP, SIO_CONN_WS, SIO_CONN_CTL };
 
@@ -60,6 +61,7 @@ struct sio_conn {
 	struct sio_conn *next_dead;	/* hub reaper list */
 
 	struct sio_tls_conn *tls;	/* TLS state (tls.c), or NULL for plain TCP */
+	struct sio_ipslot *ipslot;	/* the hub's count for the peer's address */
 	struct sio_buf in;		/* read but not yet consumed */
 	struct sio_outq out;
 

@@ -14,6 +14,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,6 +97,9 @@ struct sio_ctl {
 	struct ack_wait *waits;
 	uint64_t next_token;
 	unsigned long rr;		/* round robin across group members */
+	struct refusal *refusals;	/* refused peers being told why */
+	bool has_group;			/* --control-group: its members may connect */
+	gid_t group;
 };
 
 /* ---- small JSON helpers --------------------------------------------------- */
@@ -1350,6 +1354,120 @@ client_drained(struct sio_conn *c)
 	}
 }
 
+/* Is gid among the supplementary groups of process pid? */
+static bool
+pid_in_group(pid_t pid, gid_t gid)
+{
+	char path[64], line[4096];
+	bool found = false;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		char *p = line + 7, *end;
+		for (unsigned long g; (g = strtoul(p, &end, 10)), end != p; p = end)
+			if (g == gid)
+				found = true;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The file mode already keeps others out; this says so to the kernel's
+ * face as well (SO_PEERCRED), so a socket file left open by mistake,
+ * or one passed around, still lets in only our user, root and, with
+ * --control-group, that group's members.
+ */
+static bool
+peer_allowed(struct sio_ctl *ctl, int fd, char *who, size_t wholen)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		snprintf(who, wholen, "unknown peer");
+		return false;
+	}
+	snprintf(who, wholen, "uid %ld pid %ld", (long)cr.uid, (long)cr.pid);
+	if (cr.uid == geteuid() || cr.uid == 0)
+		return true;
+	return ctl->has_group && (cr.gid == ctl->group || pid_in_group(cr.pid, ctl->group));
+}
+
+/*
+ * A refused peer is told why, then its input is read and dropped until it
+ * closes (at most a second): closing at once would make its first write
+ * fail before it could read the reason.
+ */
+struct refusal {
+	ev_io io;
+	ev_timer timer;
+	int fd;
+	struct sio_ctl *ctl;
+	struct refusal *prev, *next;
+};
+
+static void
+refusal_end(EV_P_ struct refusal *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->ctl->refusals = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	ev_io_stop(EV_A, &r->io);
+	ev_timer_stop(EV_A, &r->timer);
+	close(r->fd);
+	free(r);
+}
+
+static void
+refusal_read_cb(EV_P_ ev_io *w, int revents)
+{
+	struct refusal *r = SIO_CONTAINER_OF(w, struct refusal, io);
+	char buf[4096];
+	(void)revents;
+	ssize_t n = read(r->fd, buf, sizeof buf);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		refusal_end(EV_A, r);
+}
+
+static void
+refusal_timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)revents;
+	refusal_end(EV_A, SIO_CONTAINER_OF(w, struct refusal, timer));
+}
+
+static void
+refuse_peer(struct sio_ctl *ctl, int fd)
+{
+	static const char msg[] = "{\"error\":{\"code\":\"forbidden\","
+	    "\"message\":\"this user may not use the control socket\"}}\n";
+	struct ev_loop *loop = sio_hub_loop(ctl->hub);
+	ssize_t wr = write(fd, msg, sizeof msg - 1);
+	(void)wr;	/* a fresh socket takes it; if not, the close says enough */
+	shutdown(fd, SHUT_WR);
+	struct refusal *r = sio_xcalloc(1, sizeof *r);
+	r->fd = fd;
+	r->ctl = ctl;
+	r->next = ctl->refusals;
+	if (r->next)
+		r->next->prev = r;
+	ctl->refusals = r;
+	ev_io_init(&r->io, refusal_read_cb, fd, EV_READ);
+	ev_timer_init(&r->timer, refusal_timeout_cb, 1.0, 0.);
+	ev_io_start(loop, &r->io);
+	ev_timer_start(loop, &r->timer);
+}
+
 static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
@@ -1361,6 +1479,13 @@ accept_cb(EV_P_ ev_io *w, int revents)
 		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		char who[64];
+		if (!peer_allowed(ctl, fd, who, sizeof who)) {
+			sio_log_warn("control socket: %s refused: not our user, root or "
+			    "the control group", who);
+			refuse_peer(ctl, fd);
+			continue;
+		}
 		struct sio_conn *c = sio_conn_new_ctl(ctl->hub, fd);
 		struct ctl_client *cl = sio_xcalloc(1, sizeof *cl);
 		cl->conn = c;
@@ -1377,13 +1502,14 @@ accept_cb(EV_P_ ev_io *w, int revents)
 }
 
 /*
- * Creates the socket's directory 0700. When the hub made it (the default
- * path, or one it created now), it must be ours and closed to others:
- * a directory someone else made first in /tmp could let them swap the
- * socket.
+ * Creates the socket's directory 0700 (0710 with a control group, so its
+ * members may reach the socket inside). When the hub made it (the
+ * default path, or one it created now), it must be ours and closed to
+ * others: a directory someone else made first in /tmp could let them
+ * swap the socket.
  */
 static int
-make_parent_dir(const char *path, bool is_default, char *err)
+make_parent_dir(const char *path, bool is_default, const gid_t *group, char *err)
 {
 	char *dir = sio_xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -1393,13 +1519,20 @@ make_parent_dir(const char *path, bool is_default, char *err)
 	if (slash && slash != dir) {
 		*slash = '\0';
 		bool made = mkdir(dir, 0700) == 0;
-		if (!made && errno != EEXIST) {
+		if (made && group && (chown(dir, (uid_t)-1, *group) < 0 || chmod(dir, 0710) < 0)) {
+			snprintf(err, SIO_ERRLEN, "cannot give %s to the control group: %s", dir,
+			    strerror(errno));
+			rc = -1;
+		} else if (!made && errno != EEXIST) {
 			snprintf(err, SIO_ERRLEN, "cannot create %s: %s", dir, strerror(errno));
 			rc = -1;
 		} else if (is_default && (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-		    st.st_uid != geteuid() || (st.st_mode & 077) != 0)) {
+		    st.st_uid != geteuid() || (st.st_mode & 007) != 0 ||
+		    ((st.st_mode & 070) != 0 && !(group && st.st_gid == *group &&
+		    (st.st_mode & 060) == 0)))) {
 			snprintf(err, SIO_ERRLEN, "%s must be a directory of yours that only "
-			    "you can use (mode 0700); not using it", dir);
+			    "you can use (mode 0700, or 0710 for the control group); not using it",
+			    dir);
 			rc = -1;
 		}
 	}
@@ -1407,19 +1540,54 @@ make_parent_dir(const char *path, bool is_default, char *err)
 	return rc;
 }
 
+/* --control-group: a group name or number. */
+static int
+resolve_group(const char *name, gid_t *gid, char *err)
+{
+	struct group *gr = getgrnam(name);
+	char *end;
+	unsigned long n = strtoul(name, &end, 10);
+
+	if (gr) {
+		*gid = gr->gr_gid;
+		return SIO_OK;
+	}
+	if (*name && !*end) {
+		*gid = (gid_t)n;
+		return SIO_OK;
+	}
+	snprintf(err, SIO_ERRLEN, "control-group: no group named '%.100s'", name);
+	return SIO_EINVAL;
+}
+
 struct sio_ctl *
 sio_ctl_new(struct sio_hub *hub, struct sio_server *srv, const char *path, char *err)
 {
-	if (make_parent_dir(path, sio_ctl_path_is_builtin(path), err) < 0)
+	const char *group_name = sio_hub_cfg(hub)->control_group;
+	gid_t gid = 0;
+
+	if (group_name && resolve_group(group_name, &gid, err) != SIO_OK)
 		return NULL;
-	int fd = sio_net_listen_unix(path, 0600, err);
+	if (make_parent_dir(path, sio_ctl_path_is_builtin(path), group_name ? &gid : NULL,
+	    err) < 0)
+		return NULL;
+	int fd = sio_net_listen_unix(path, group_name ? 0660 : 0600, err);
 	if (fd < 0)
 		return NULL;
+	if (group_name && chown(path, (uid_t)-1, gid) < 0) {
+		snprintf(err, SIO_ERRLEN, "cannot give %.100s to the control group: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
 	struct sio_ctl *ctl = sio_xcalloc(1, sizeof *ctl);
 	ctl->hub = hub;
 	ctl->srv = srv;
 	ctl->path = sio_xstrdup(path);
 	ctl->lfd = fd;
+	ctl->has_group = group_name != NULL;
+	ctl->group = gid;
 	ev_io_init(&ctl->accept_io, accept_cb, fd, EV_READ);
 	ev_io_start(sio_hub_loop(hub), &ctl->accept_io);
 	struct sio_observer o = {
@@ -1470,6 +1638,8 @@ sio_ctl_free(struct sio_ctl *ctl)
 	unlink(ctl->path);
 	while (ctl->clients)
 		sio_conn_close(ctl->clients->conn, "shutdown");
+	while (ctl->refusals)
+		refusal_end(sio_hub_loop(ctl->hub), ctl->refusals);
 	sio_json_free(&ctl->doc);
 	free(ctl->path);
 	free(ctl);

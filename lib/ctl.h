@@ -51,6 +51,7 @@ struct sio_ctl_conn {
 	int fd;
 	struct sio_buf in;
 	size_t scan;		/* bytes of in already searched for '\n' */
+	char *parting;		/* the hub's last word before it closed, owned */
 };
 
 /*
@@ -59,6 +60,11 @@ struct sio_ctl_conn {
  */
 int sio_ctl_connect(struct sio_ctl_conn *c, const char *path, char *err);
 void sio_ctl_close(struct sio_ctl_conn *c);
+/*
+ * Why the hub closed: the message of its last unrequested error line
+ * (such as a refusal of this user), else "the hub went away".
+ */
+const char *sio_ctl_gone(const struct sio_ctl_conn *c);
 /* Writes all of p (blocking). SIO_OK or SIO_ESYS. */
 int sio_ctl_write(struct sio_ctl_conn *c, const void *p, size_t n);
 /*

@@ -84,6 +84,40 @@ sio_ctl_close(struct sio_ctl_conn *c)
 		close(c->fd);
 	c->fd = -1;
 	sio_buf_free(&c->in);
+	free(c->parting);
+	c->parting = NULL;
+}
+
+const char *
+sio_ctl_gone(const struct sio_ctl_conn *c)
+{
+	return c->parting ? c->parting : "the hub went away";
+}
+
+/*
+ * An error line that answers no request is the hub's parting word (a
+ * refusal before it closes): keep its message for sio_ctl_gone().
+ */
+static void
+note_parting(struct sio_ctl_conn *c, const char *line, size_t len)
+{
+	struct sio_json doc = SIO_JSON_INIT;
+	struct sio_buf msg = SIO_BUF_INIT;
+
+	if (len < 9 || strncmp(line, "{\"error\":", 9) != 0 ||
+	    sio_json_parse(&doc, line, len, 8, NULL) != SIO_OK)
+		goto out;
+	int e = sio_json_get(&doc, line, 0, "error");
+	int m = e >= 0 && doc.tok[e].type == SIO_JSON_OBJECT ?
+	    sio_json_get(&doc, line, e, "message") : -1;
+	if (m >= 0 && doc.tok[m].type == SIO_JSON_STRING) {
+		sio_json_str_decode(&doc, line, m, &msg);
+		free(c->parting);
+		c->parting = sio_xstrdup(msg.data);
+	}
+out:
+	sio_buf_free(&msg);
+	sio_json_free(&doc);
 }
 
 int
@@ -118,6 +152,7 @@ sio_ctl_read_line(struct sio_ctl_conn *c, int timeout_ms, const char **line, siz
 			*len = (size_t)(nl - c->in.data);
 			*nl = '\0';
 			c->scan = *len + 1;
+			note_parting(c, *line, *len);
 			return SIO_OK;
 		}
 		struct pollfd pfd = { c->fd, POLLIN, 0 };
@@ -151,7 +186,7 @@ sio_ctl_request(struct sio_ctl_conn *c, const char *line, size_t len, int timeou
 	size_t n;
 
 	if (sio_ctl_write(c, line, len) != SIO_OK) {
-		snprintf(err, SIO_ERRLEN, "the hub went away: %s", strerror(errno));
+		snprintf(err, SIO_ERRLEN, "%s: %s", sio_ctl_gone(c), strerror(errno));
 		return SIO_ECLOSED;
 	}
 	for (;;) {
@@ -161,7 +196,7 @@ sio_ctl_request(struct sio_ctl_conn *c, const char *line, size_t len, int timeou
 			return rc;
 		}
 		if (rc != SIO_OK) {
-			snprintf(err, SIO_ERRLEN, "the hub went away");
+			snprintf(err, SIO_ERRLEN, "%s", sio_ctl_gone(c));
 			return SIO_ECLOSED;
 		}
 		/* Event lines of a subscription may come first: skip them. */

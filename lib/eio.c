@@ -34,6 +34,7 @@ struct sio_eio_server {
 	void *user;
 	struct sio_eio_session *sessions;	/* uthash by sid */
 	size_t count;
+	ev_timer behind_check;		/* runs while some session is behind */
 };
 
 struct sio_eio_session {
@@ -53,10 +54,13 @@ struct sio_eio_session {
 	bool awaiting_pong;
 	bool congested;			/* counted in the hub's back-pressure */
 	bool doomed;			/* over the output limit, closing soon */
+	ev_tstamp behind_since;		/* output held up since (see congestion_update), or 0 */
 	void *user;
 	char peer[64];
 	UT_hash_handle hh;
 };
+
+static void behind_check_cb(EV_P_ ev_timer *w, int revents);
 
 /* Output above this makes a session congested (see sio_hub_congestion). */
 #define CONGESTED_BYTES (256u << 10)
@@ -96,6 +100,7 @@ sio_eio_server_new(struct sio_hub *hub, const char *path,
 	srv->path = sio_xstrdup(path);
 	srv->h = h;
 	srv->user = user;
+	ev_timer_init(&srv->behind_check, behind_check_cb, 0., 0.25);
 	return srv;
 }
 
@@ -105,6 +110,7 @@ sio_eio_server_free(struct sio_eio_server *srv)
 	if (!srv)
 		return;
 	sio_eio_close_all(srv, "server shutting down");
+	ev_timer_stop(sio_hub_loop(srv->hub), &srv->behind_check);
 	free(srv->path);
 	free(srv);
 }
@@ -172,14 +178,38 @@ sio_eio_congested(const struct sio_eio_session *s)
 	return s->congested;
 }
 
+static size_t
+queued_bytes(const struct sio_eio_session *s)
+{
+	return s->ws_transport && s->ws ? s->ws->out.bytes : s->qbytes;
+}
+
+/*
+ * A session is behind while its output is over the soft limit, or over
+ * the congestion mark (it then holds every control producer back). The
+ * soft clock runs while it is behind and starts over once it catches
+ * up; a timer watches it, since a client that holds producers back gets
+ * nothing new that would trip a check in sio_eio_send.
+ */
 static void
 congestion_update(struct sio_eio_session *s)
 {
-	size_t q = s->ws_transport && s->ws ? s->ws->out.bytes : s->qbytes;
+	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
+	size_t q = queued_bytes(s);
 	bool now = !s->closed && q > CONGESTED_BYTES;
 	if (now != s->congested) {
 		s->congested = now;
 		sio_hub_congestion(s->srv->hub, now ? 1 : -1);
+	}
+	bool behind = cfg->max_output_soft && !s->closed &&
+	    (now || q > cfg->max_output_soft);
+	if (!behind) {
+		s->behind_since = 0;
+	} else if (s->behind_since == 0) {
+		struct ev_loop *loop = sio_hub_loop(s->srv->hub);
+		s->behind_since = ev_now(loop);
+		if (!ev_is_active(&s->srv->behind_check))
+			ev_timer_again(loop, &s->srv->behind_check);
 	}
 }
 
@@ -191,11 +221,14 @@ cors_headers(struct sio_conn *c, struct sio_buf *b)
 {
 	const struct sio_hub_config *cfg = sio_hub_cfg(c->hub);
 	const char *origin = sio_web_header(&c->req, "origin");
+	/* Without --cors, the origins --allow-origin lets in may read answers. */
+	const char **list = cfg->ncors ? cfg->cors : cfg->allow_origins;
+	size_t n = cfg->ncors ? cfg->ncors : cfg->nallow_origins;
 
-	if (!origin || cfg->ncors == 0)
+	if (!origin || n == 0)
 		return;
-	for (size_t i = 0; i < cfg->ncors; i++) {
-		if (strcmp(cfg->cors[i], "*") == 0 || strcmp(cfg->cors[i], origin) == 0) {
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i], "*") == 0 || strcmp(list[i], origin) == 0) {
 			/* Reflect the origin: credentials forbid the "*" form. */
 			for (const char *p = origin; *p; p++)
 				if (*p == '\r' || *p == '\n')
@@ -525,6 +558,44 @@ close_slow(void *arg)
 	sio_eio_close(arg, "slow consumer");
 }
 
+/*
+ * The output limits, as Redis has them for its clients: a hard limit no
+ * queue may pass, and a soft one it may stay above only for a while, so
+ * a burst passes while a client that never catches up does not.
+ */
+static void
+doom(struct sio_eio_session *s, const char *why, size_t queued)
+{
+	if (s->doomed)
+		return;
+	sio_log_warn("%s: session %s dropped: %zu bytes queued, %s", s->peer, s->sid,
+	    queued, why);
+	sio_hub_stats(s->srv->hub)->slow_disconnects++;
+	/* Not now: the caller may be iterating over sockets. */
+	s->doomed = true;
+	sio_hub_defer(s->srv->hub, close_slow, s);
+}
+
+static void
+behind_check_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_eio_server *srv = SIO_CONTAINER_OF(w, struct sio_eio_server, behind_check);
+	double limit = sio_hub_cfg(srv->hub)->max_output_soft_time / 1000.0;
+	struct sio_eio_session *s, *tmp;
+	bool any = false;
+	(void)revents;
+
+	HASH_ITER(hh, srv->sessions, s, tmp) {
+		if (!s->behind_since || s->closed)
+			continue;
+		any = true;
+		if (ev_now(EV_A) - s->behind_since >= limit)
+			doom(s, "behind for too long (soft output limit)", queued_bytes(s));
+	}
+	if (!any)
+		ev_timer_stop(EV_A, w);
+}
+
 int
 sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
 {
@@ -534,17 +605,16 @@ sio_eio_send(struct sio_eio_session *s, struct sio_pkt *p)
 		sio_pkt_unref(p);
 		return SIO_ECLOSED;
 	}
-	size_t queued = s->ws_transport && s->ws ? s->ws->out.bytes : s->qbytes;
+	size_t queued = queued_bytes(s);
 	if (queued + p->len > cfg->max_output) {
 		sio_pkt_unref(p);
-		if (!s->doomed) {
-			sio_log_warn("%s: session %s dropped: %zu bytes queued, over the output limit",
-			    s->peer, s->sid, queued);
-			sio_hub_stats(s->srv->hub)->slow_disconnects++;
-			/* Not now: the caller may be iterating over sockets. */
-			s->doomed = true;
-			sio_hub_defer(s->srv->hub, close_slow, s);
-		}
+		doom(s, "over the output limit", queued);
+		return SIO_ELIMIT;
+	}
+	if (s->behind_since && ev_now(sio_hub_loop(s->srv->hub)) - s->behind_since >=
+	    cfg->max_output_soft_time / 1000.0) {
+		sio_pkt_unref(p);
+		doom(s, "behind for too long (soft output limit)", queued);
 		return SIO_ELIMIT;
 	}
 	enqueue(s, p);
@@ -611,6 +681,15 @@ handle_post(struct sio_eio_session *s, struct sio_conn *c)
 	const uint8_t *body = (const uint8_t *)c->req.body.data;
 	size_t len = c->req.body.len, off = 0;
 	bool ok = len > 0;
+	unsigned max = sio_hub_cfg(s->srv->hub)->max_packets, npk = 1;
+	for (const uint8_t *p = body; (p = memchr(p, 0x1e, len - (size_t)(p - body))); p++)
+		if (++npk > max) {
+			sio_log_info("%s: session %s closed: over %u packets in one payload",
+			    s->peer, s->sid, max);
+			sio_eio_close(s, "parse error");
+			respond_error(c, EIO_ERR_BAD_REQUEST);
+			return;
+		}
 	while (ok && off <= len) {
 		const uint8_t *sep = memchr(body + off, 0x1e, len - off);
 		size_t plen = sep ? (size_t)(sep - (body + off)) : len - off;
@@ -765,6 +844,26 @@ attach_ws(struct sio_eio_session *s, struct sio_conn *c)
 
 /* ---- routing ----------------------------------------------------------- */
 
+/*
+ * --allow-origin: browsers name the page's origin on every WebSocket and
+ * cross-origin request; one not on the list is refused. A request
+ * without Origin is not from another site's page (a same-origin GET, or
+ * a non-browser client that could send any Origin it liked anyway).
+ */
+static bool
+origin_allowed(const struct sio_hub_config *cfg, struct sio_conn *c)
+{
+	const char *origin = sio_web_header(&c->req, "origin");
+
+	if (cfg->nallow_origins == 0 || !origin)
+		return true;
+	for (size_t i = 0; i < cfg->nallow_origins; i++)
+		if (strcmp(cfg->allow_origins[i], origin) == 0)
+			return true;
+	sio_log_info("%s: HTTP 403: origin %.100s is not allowed", c->peer, origin);
+	return false;
+}
+
 void
 sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 {
@@ -803,6 +902,10 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 		return;
 	}
 	bool has_sid = sio_web_query(r, "sid", sid, sizeof sid);
+	if ((!has_sid || is_ws) && !origin_allowed(cfg, c)) {
+		respond_error(c, EIO_ERR_FORBIDDEN);
+		return;
+	}
 	if (!has_sid && sio_web_query_present(r, "sid")) {
 		respond_error(c, EIO_ERR_SID);	/* too long to be one of ours */
 		return;

@@ -17,10 +17,20 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <uthash.h>
+
 #include <systemd/sd-daemon.h>
+
+/* Open client connections from one address (--max-connections-per-ip). */
+struct sio_ipslot {
+	unsigned n;
+	UT_hash_handle hh;
+	char ip[INET6_ADDRSTRLEN];
+};
 
 struct deferred {
 	void (*fn)(void *);
@@ -50,6 +60,11 @@ struct sio_hub {
 	char *ctl_path;
 	struct sio_files *files;
 	struct sio_tls *tls;		/* new connections take this context */
+	struct sio_ipslot *ips;		/* open connections by address */
+	unsigned nclients;		/* open client connections */
+	unsigned max_clients;		/* --max-connections, or from the fd limit */
+	ev_tstamp refused_logged[2];	/* refusals are logged once a second per limit */
+	unsigned refused_quiet[2];	/* refusals since that line */
 	int congested;
 	struct sio_stats stats;
 	ev_tstamp started;
@@ -80,6 +95,11 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->max_fragments = 1024;
 	cfg->http_timeout = 30000;
 	cfg->max_output = 16u << 20;
+	cfg->max_output_soft = 4u << 20;
+	cfg->max_output_soft_time = 20000;
+	cfg->max_packets = 10000;
+	cfg->max_attachments = 10;
+	cfg->max_depth = 1000;
 	cfg->shutdown_timeout = 5000;
 	cfg->tls_handshake_timeout = 10000;
 	cfg->log_level = SIO_LOG_INFO;
@@ -93,6 +113,7 @@ sio_hub_config_free(struct sio_hub_config *cfg)
 	free(cfg->owned);
 	free(cfg->nsps);
 	free(cfg->cors);
+	free(cfg->allow_origins);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -221,6 +242,77 @@ prepare_cb(EV_P_ ev_prepare *w, int revents)
 	}
 }
 
+void
+sio_hub_conn_gone(struct sio_hub *hub, struct sio_conn *c)
+{
+	struct sio_ipslot *slot = c->ipslot;
+	c->ipslot = NULL;
+	hub->nclients--;
+	if (--slot->n == 0) {
+		HASH_DEL(hub->ips, slot);
+		free(slot);
+	}
+}
+
+/* --max-connections 0: what the fd limit allows, with room to spare for
+ * control clients, static files and the listeners. */
+static void
+apply_max_clients(struct sio_hub *hub)
+{
+	struct rlimit rl;
+	hub->max_clients = hub->cfg.max_connections;
+	if (hub->max_clients == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY)
+		hub->max_clients = rl.rlim_cur > 96 ? (unsigned)rl.rlim_cur - 64 : 32;
+}
+
+/*
+ * Over a limit: a plain client gets a fixed 503 before the close (a TLS
+ * one only the close: answering would cost a handshake). One log line a
+ * second says how many were refused and why.
+ */
+enum { OVER_TOTAL, OVER_PER_IP };
+
+static void
+refuse(struct sio_hub *hub, int fd, const char *ip, int limit)
+{
+	static const char *const why[] = { "over --max-connections", "over --max-connections-per-ip" };
+	static const char msg[] =
+	    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+	    "Too many connections\n";
+	if (!hub->tls) {
+		ssize_t w = write(fd, msg, sizeof msg - 1);
+		(void)w;	/* best effort: the close follows either way */
+		shutdown(fd, SHUT_WR);
+	}
+	close(fd);
+	hub->stats.refused++;
+	ev_tstamp now = ev_now(hub->loop);
+	if (now - hub->refused_logged[limit] >= 1.0) {
+		sio_log_warn("%s: connection refused: %s (%u more refused so since the last such line)",
+		    ip, why[limit], hub->refused_quiet[limit]);
+		hub->refused_logged[limit] = now;
+		hub->refused_quiet[limit] = 0;
+	} else {
+		hub->refused_quiet[limit]++;
+	}
+}
+
+static void
+addr_ip(const struct sockaddr_storage *ss, char *ip)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, INET6_ADDRSTRLEN);
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, INET6_ADDRSTRLEN);
+	} else {
+		strcpy(ip, "?");
+	}
+}
+
 static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
@@ -228,7 +320,9 @@ accept_cb(EV_P_ ev_io *w, int revents)
 	(void)revents;
 
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(hub->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(hub->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Out of descriptors: stop accepting for a moment
@@ -239,7 +333,28 @@ accept_cb(EV_P_ ev_io *w, int revents)
 			}
 			return;
 		}
+		char ip[INET6_ADDRSTRLEN];
+		addr_ip(&ss, ip);
+		if (hub->max_clients && hub->nclients >= hub->max_clients) {
+			refuse(hub, fd, ip, OVER_TOTAL);
+			continue;
+		}
+		struct sio_ipslot *slot;
+		HASH_FIND_STR(hub->ips, ip, slot);
+		if (slot && hub->cfg.max_connections_per_ip &&
+		    slot->n >= hub->cfg.max_connections_per_ip) {
+			refuse(hub, fd, ip, OVER_PER_IP);
+			continue;
+		}
+		if (!slot) {
+			slot = sio_xcalloc(1, sizeof *slot);
+			strcpy(slot->ip, ip);
+			HASH_ADD_STR(hub->ips, ip, slot);
+		}
 		struct sio_conn *c = sio_conn_new_http(hub, fd);
+		c->ipslot = slot;
+		slot->n++;
+		hub->nclients++;
 		hub->stats.connections++;
 		if (hub->tls && sio_tls_attach(hub->tls, c,
 		    hub->cfg.tls_handshake_timeout / 1000.0) != SIO_OK)
@@ -483,6 +598,7 @@ reload(struct sio_hub *hub)
 	hub->cfg = fresh;
 	sio_log_setlevel(fresh.log_level);
 	apply_metrics(hub);
+	apply_max_clients(hub);
 	sio_log_info("SIGHUP: settings reloaded");
 	sd_notify(0, "READY=1\nSTATUS=settings reloaded");
 }
@@ -569,6 +685,7 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 	ev_signal_start(hub->loop, &hub->sighup);
 	hub->started = ev_now(hub->loop);
 	apply_metrics(hub);
+	apply_max_clients(hub);
 	return hub;
 }
 
@@ -629,6 +746,11 @@ sio_hub_free(struct sio_hub *hub)
 	if (hub->lfd >= 0)
 		close(hub->lfd);
 	free(hub->defer);
+	struct sio_ipslot *slot, *tmp;
+	HASH_ITER(hh, hub->ips, slot, tmp) {
+		HASH_DEL(hub->ips, slot);
+		free(slot);
+	}
 	for (size_t i = 0; i < hub->nretired; i++)
 		sio_hub_config_free(&hub->retired[i]);
 	free(hub->retired);

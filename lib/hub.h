@@ -43,12 +43,22 @@ struct sio_hub_config {
 	enum sio_relay relay;
 	const char **cors;		/* allowed origins; "*" for any */
 	size_t ncors;
+	const char **allow_origins;	/* handshakes from other Origins get 403 */
+	size_t nallow_origins;
 	const char *ctl_path;		/* control socket; NULL: the default path */
 	bool no_ctl;			/* no control socket at all */
 	size_t max_header_bytes;
 	unsigned max_fragments;		/* frames in one WebSocket message */
 	int http_timeout;		/* ms: idle keep-alive and slow requests */
 	size_t max_output;		/* bytes queued per connection before it is dropped */
+	size_t max_output_soft;		/* ... or held above this for max_output_soft_time */
+	int max_output_soft_time;	/* ms */
+	unsigned max_connections;	/* client connections; 0: from the fd limit */
+	unsigned max_connections_per_ip; /* 0: no limit */
+	unsigned max_packets;		/* Engine.IO packets in one polling payload */
+	unsigned max_attachments;	/* binary attachments of one Socket.IO packet */
+	unsigned max_depth;		/* JSON nesting in a client's packet */
+	const char *control_group;	/* group that may use the control socket too */
 	int shutdown_timeout;		/* ms */
 	const char *tls_cert;		/* PEM chain: serve https and wss */
 	const char *tls_key;
@@ -101,6 +111,8 @@ struct ev_loop *sio_hub_loop(struct sio_hub *hub);
 const struct sio_hub_config *sio_hub_cfg(struct sio_hub *hub);
 void sio_hub_schedule_flush(struct sio_hub *hub, struct sio_conn *c);
 void sio_hub_bury(struct sio_hub *hub, struct sio_conn *c);
+/* A client connection closed: it no longer counts against the limits. */
+void sio_hub_conn_gone(struct sio_hub *hub, struct sio_conn *c);
 /* Routes a complete HTTP request (or upgrade) to its endpoint. */
 void sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c);
 /*

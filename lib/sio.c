@@ -14,7 +14,6 @@
 #include <uthash.h>
 
 /* Deep enough for any sane payload; the parser needs no stack for it. */
-#define JSON_MAX_DEPTH 1000
 
 struct sio_nsp {
 	char *name;
@@ -611,7 +610,8 @@ dispatch(struct sio_client *cl, const char *text, size_t len,
 	struct sio_packet p;
 	char err[SIO_ERRLEN];
 
-	if (sio_packet_parse(text, len, &p, &srv->doc, JSON_MAX_DEPTH, err) != SIO_OK) {
+	if (sio_packet_parse(text, len, &p, &srv->doc,
+	    (int)sio_hub_cfg(srv->hub)->max_depth, err) != SIO_OK) {
 		client_close(cl, err);
 		return;
 	}
@@ -685,8 +685,15 @@ on_message(struct sio_eio_session *es, bool binary, const uint8_t *data, size_t 
 	    data[0] == '0' + SIO_PACKET_BINARY_ACK)) {
 		struct sio_packet p;
 		char err[SIO_ERRLEN];
-		if (sio_packet_parse((const char *)data, n, &p, &cl->srv->doc, JSON_MAX_DEPTH,
-		    err) != SIO_OK) {
+		const struct sio_hub_config *cfg = sio_hub_cfg(cl->srv->hub);
+		if (sio_packet_parse((const char *)data, n, &p, &cl->srv->doc,
+		    (int)cfg->max_depth, err) != SIO_OK) {
+			client_close(cl, err);
+			return;
+		}
+		if ((unsigned)p.attachments > cfg->max_attachments) {
+			snprintf(err, sizeof err, "over %u attachments in one packet",
+			    cfg->max_attachments);
 			client_close(cl, err);
 			return;
 		}

@@ -121,6 +121,9 @@ sio_stats_metrics(struct sio_hub *hub, struct sio_conn *c)
 	gauge(&b, "sio_control_clients", "Control-socket clients.", (double)clients);
 	gauge(&b, "sio_listeners", "Control clients subscribed to events.", (double)subscribers);
 	counter(&b, "sio_tcp_connections_total", "TCP connections accepted.", s->connections);
+	counter(&b, "sio_refused_connections_total",
+	    "TCP connections refused over --max-connections or --max-connections-per-ip.",
+	    s->refused);
 	counter(&b, "sio_sessions_total", "Engine.IO sessions opened.", s->sessions);
 	counter(&b, "sio_events_in_total", "Events and acks received from clients.", s->events_in);
 	counter(&b, "sio_packets_out_total", "Socket.IO packets sent, one per recipient.",
@@ -129,7 +132,7 @@ sio_stats_metrics(struct sio_hub *hub, struct sio_conn *c)
 	counter(&b, "sio_bytes_out_total", "Bytes written to clients.", s->bytes_out);
 	counter(&b, "sio_listener_drops_total", "Events slow listeners missed.", s->listener_drops);
 	counter(&b, "sio_slow_consumer_disconnects_total",
-	    "Clients dropped for output over --max-output.", s->slow_disconnects);
+	    "Clients dropped over the output limits (--max-output, --max-output-soft).", s->slow_disconnects);
 	counter(&b, "sio_volatile_drops_total", "Volatile packets skipped for lagging clients.",
 	    s->volatile_drops);
 	counter(&b, "sio_control_requests_total", "Control-socket requests.", s->ctl_requests);

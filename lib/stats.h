@@ -13,6 +13,7 @@ struct sio_conn;
 
 struct sio_stats {
 	uint64_t connections;		/* TCP connections accepted */
+	uint64_t refused;		/* closed at once: over a connection limit */
 	uint64_t sessions;		/* Engine.IO sessions opened */
 	uint64_t events_in;		/* events and acks received from clients */
 	uint64_t packets_out;		/* Socket.IO packets queued to sockets, per recipient */
