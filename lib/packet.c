@@ -70,22 +70,29 @@ check_payload(const struct sio_packet *p, const char *text,
 	return fail(err, "unknown packet type");
 }
 
-/* Every placeholder's index must name one of the attachments. */
+/*
+ * Every placeholder's index must name one of the attachments; an object
+ * that says "_placeholder": true but is not a well-formed placeholder is
+ * refused too, as the reference parser refuses it ("illegal
+ * attachments"), rather than passed on as if it were data.
+ */
 static int
 check_placeholders(const struct sio_packet *p, const char *text,
     const struct sio_json *doc, char *err)
 {
-	int found = 0;
 	for (size_t i = 0; i < doc->n; i++) {
 		long num;
-		if (doc->tok[i].type != SIO_JSON_OBJECT ||
-		    !sio_json_is_placeholder(doc, text, (int)i, &num))
+		if (doc->tok[i].type != SIO_JSON_OBJECT)
 			continue;
+		if (!sio_json_is_placeholder(doc, text, (int)i, &num)) {
+			int flag = sio_json_get(doc, text, (int)i, "_placeholder");
+			if (flag >= 0 && doc->tok[flag].type == SIO_JSON_TRUE)
+				return fail(err, "illegal attachments: a malformed placeholder");
+			continue;
+		}
 		if (num >= p->attachments)
 			return fail(err, "placeholder index out of range");
-		found++;
 	}
-	(void)found;
 	return SIO_OK;
 }
 

@@ -551,15 +551,15 @@ handle_connect(struct sio_client *cl, const struct sio_packet *p)
 {
 	struct sio_server *srv = cl->srv;
 	size_t nlen = p->nsplen;
-	const char *q = memchr(p->nsp, '?', p->nsplen);
 
-	if (q)
-		nlen = (size_t)(q - p->nsp);	/* a v2-style query after the name */
 	if (client_socket(cl, p->nsp, nlen)) {
 		client_close(cl, "CONNECT to a namespace already joined");
 		return;
 	}
-	struct sio_nsp *nsp = nsp_for_connect(srv, p->nsp, nlen);
+	/* "/chat?x=1" names no namespace: Socket.IO v5 clients send no query
+	 * there (v2 did), and the reference server refuses it. */
+	struct sio_nsp *nsp = memchr(p->nsp, '?', nlen) ? NULL :
+	    nsp_for_connect(srv, p->nsp, nlen);
 	if (!nsp) {
 		static const char msg[] = "{\"message\":\"Invalid namespace\"}";
 		sio_log_debug("%s: refused namespace %.*s", sio_eio_peer(cl->eio),

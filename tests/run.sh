@@ -1,6 +1,10 @@
 #!/bin/sh
 # Runs the test layers and sums them into one closing line,
-# "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python|robustness|fuzz ...]
+# "N passed, N failed".
+# Usage: tests/run.sh [unit|cli|node|python|robustness|fuzz|valgrind|sanitized ...]
+# The default is all of them: the last two run the unit tests under
+# valgrind, then every layer but fuzz again against an ASan+UBSan build
+# made in a copy of the tree (tests/out/sanitized/).
 # Each layer's full output goes to tests/out/<layer>.log; failures are
 # echoed to the terminal.
 set -u
@@ -8,7 +12,7 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/tests/out"
 mkdir -p "$out"
-layers=${*:-unit cli node python robustness fuzz}
+layers=${*:-unit cli node python robustness fuzz valgrind sanitized}
 pass=0
 fail=0
 
@@ -96,6 +100,57 @@ for layer in $layers; do
 			fi
 		done
 		add "$p" "$f" "fuzz/regressions"
+		;;
+	valgrind)
+		command -v valgrind >/dev/null || { add 0 1 "valgrind (not installed)"; continue; }
+		p=0 f=0
+		for t in tests/unit/*_test; do
+			[ -x "$t" ] || continue
+			name=$(basename "$t")
+			log="$out/valgrind-$name.log"
+			if valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+			    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
+			    "$t" >"$log" 2>&1; then
+				p=$((p + 1))
+			else
+				f=$((f + 1))
+				echo "  valgrind: not ok - $name (see $log)"
+				grep -E '^==[0-9]+== ' "$log" | head -n 20 | sed 's/^/  valgrind: /'
+			fi
+		done
+		add "$p" "$f" "valgrind/unit"
+		;;
+	sanitized)
+		# The same tests against ASan+UBSan builds (abort on the first
+		# error, leaks checked at every exit), in a copy of the tree so
+		# the normal build stays as it is.
+		san="$out/sanitized"
+		log="$out/sanitized.log"
+		rm -rf "$san"
+		mkdir -p "$san"
+		if ! git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$san" -xf -; then
+			add 0 1 "sanitized (copy failed)"
+			continue
+		fi
+		ln -s "$top/tests/interop/node_modules" "$san/tests/interop/node_modules"
+		touch "$san/.deps-ok"
+		units=$(cd "$san" && for u in tests/unit/*_test.c; do echo "${u%.c}"; done)
+		# shellcheck disable=SC2086
+		if ! make -C "$san" -j2 SANITIZE=address,undefined all $units >"$log" 2>&1; then
+			tail -n 20 "$log" | sed 's/^/  sanitized: /'
+			add 0 1 "sanitized (build failed)"
+			continue
+		fi
+		(cd "$san" && SIO_SANITIZED=1 tests/run.sh unit cli node python robustness) >>"$log" 2>&1
+		last=$(tail -n 1 "$log")
+		p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+		f=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+		if [ -z "$p" ]; then
+			p=0 f=1
+			echo "  sanitized: no summary line (see $log)"
+		fi
+		[ "$f" -gt 0 ] && grep -E '^  ' "$log" | head -n 40 | sed 's/^/  sanitized:/'
+		add "$p" "$f" "sanitized (ASan+UBSan)"
 		;;
 	*)
 		echo "run.sh: unknown layer '$layer'" >&2

@@ -1748,13 +1748,14 @@ def _():
         w.close()
 
 
-@case("sio", "namespace with a query ('40/custom?x=1,'): joins /custom")
+@case("sio", "namespace with a query ('40/custom?x=1,'): Invalid namespace, as the reference")
 def _():
     w = ws_eio()
     try:
         w.send_text("40/custom?x=1,")
         m = w.text()
-        check(m.startswith('40/custom,{"sid":"'), "got %r" % m)
+        check(m == '44/custom?x=1,{"message":"Invalid namespace"}', "got %r" % m)
+        probe_ws(w, "after-query-nsp")
     finally:
         w.close()
 
@@ -1878,6 +1879,21 @@ def _():
 @case("sio", "placeholder index out of range: closed")
 def _():
     sio_close_case('451-["probe",{"_placeholder":true,"num":1}]')
+
+
+@case("sio", "placeholder with a string index ('\"num\":\"0\"'): closed (illegal attachments)")
+def _():
+    sio_close_case('451-["probe",{"_placeholder":true,"num":"0"}]')
+
+
+@case("sio", "placeholder with a negative index: closed (illegal attachments)")
+def _():
+    sio_close_case('451-["probe",{"_placeholder":true,"num":-1}]')
+
+
+@case("sio", "placeholder with an extra key: closed (illegal attachments)")
+def _():
+    sio_close_case('451-["probe",{"_placeholder":true,"num":0,"x":1}]')
 
 
 @case("sio", "text packet while attachments are awaited: closed")
