@@ -289,6 +289,64 @@ sio_base64_decode(struct sio_buf *b, const char *s, size_t n)
 	return SIO_OK;
 }
 
+static int
+base64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int
+sio_base64url_decode(struct sio_buf *b, const char *s, size_t n)
+{
+	/* One character left over carries 6 bits: not even one byte. */
+	if (n % 4 == 1)
+		return SIO_EPROTO;
+	sio_buf_reserve(b, n / 4 * 3 + 2);
+	unsigned char *o = (unsigned char *)b->data + b->len;
+	uint32_t acc = 0;
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		int v = base64url_value((unsigned char)s[i]);
+		if (v < 0)
+			return SIO_EPROTO;
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			o[w++] = (unsigned char)(acc >> 16);
+			o[w++] = (unsigned char)(acc >> 8);
+			o[w++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	/* The bits below the last whole byte must be zero, or two texts
+	 * would decode to the same bytes. */
+	switch (n % 4) {
+	case 2:
+		if (acc & 0xf)
+			return SIO_EPROTO;
+		o[w++] = (unsigned char)(acc >> 4);
+		break;
+	case 3:
+		if (acc & 0x3)
+			return SIO_EPROTO;
+		o[w++] = (unsigned char)(acc >> 10);
+		o[w++] = (unsigned char)(acc >> 2);
+		break;
+	}
+	b->len += w;
+	b->data[b->len] = '\0';
+	return SIO_OK;
+}
+
 int64_t
 sio_now_ms(void)
 {

@@ -93,6 +93,14 @@ void sio_base64_encode(struct sio_buf *b, const void *p, size_t n);
 /* Decodes into b; returns SIO_OK, or SIO_EPROTO on bad input. */
 int sio_base64_decode(struct sio_buf *b, const char *s, size_t n);
 size_t sio_base64_len(size_t n);
+/*
+ * base64url without padding (RFC 4648 section 5), as JWS (RFC 7515) uses
+ * it. Strict, so that each byte string has one encoding: '=', characters
+ * outside the alphabet, a length of 4k+1 and non-zero unused trailing
+ * bits are all SIO_EPROTO. Appends to b (NUL-terminated); on error b's
+ * length is unchanged.
+ */
+int sio_base64url_decode(struct sio_buf *b, const char *s, size_t n);
 
 /* Milliseconds since the epoch, wall clock (for timestamps shown to people). */
 int64_t sio_now_ms(void);

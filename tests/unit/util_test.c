@@ -424,6 +424,104 @@ test_base64(void)
 	sio_buf_free(&b);
 }
 
+/* Standard base64 of p[0..n) rewritten as base64url without padding. */
+static void
+to_base64url(struct sio_buf *out, const void *p, size_t n)
+{
+	sio_buf_reset(out);
+	sio_base64_encode(out, p, n);
+	while (out->len > 0 && out->data[out->len - 1] == '=')
+		out->len--;
+	for (size_t i = 0; i < out->len; i++) {
+		if (out->data[i] == '+')
+			out->data[i] = '-';
+		else if (out->data[i] == '/')
+			out->data[i] = '_';
+	}
+}
+
+static void
+test_base64url(void)
+{
+	static const struct {
+		const char *plain, *enc;
+	} vec[] = {
+		{ "", "" },
+		{ "f", "Zg" },
+		{ "fo", "Zm8" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg" },
+		{ "fooba", "Zm9vYmE" },
+		{ "foobar", "Zm9vYmFy" },
+		{ "\xfb\xff", "-_8" },
+		{ "\xff\xef\xbe", "_---" },
+	};
+	struct sio_buf b = SIO_BUF_INIT;
+	char what[100];
+
+	for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+		sio_buf_reset(&b);
+		snprintf(what, sizeof what, "base64url \"%s\"", vec[i].enc);
+		T_EQ_INT(sio_base64url_decode(&b, vec[i].enc,
+		    strlen(vec[i].enc)), SIO_OK, what);
+		T_EQ_MEM(b.data, b.len, vec[i].plain, what);
+		T_OK(b.data[b.len] == '\0', "base64url NUL-terminates");
+	}
+
+	static const char *const bad[] = {
+		"Zg==",		/* padding */
+		"Zm8=",
+		"Zg=",
+		"=",
+		"Z",		/* 4k+1 characters */
+		"Zm9vY",
+		"Zh",		/* unused bits set */
+		"Zm9",
+		"Zm+v",		/* the standard alphabet */
+		"Zm/v",
+		"Zm9v\n",
+		"Zm 9v",
+		" Zm9v",
+		"Zm9.",
+		"Zm\x80v",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		sio_buf_reset(&b);
+		sio_buf_adds(&b, "pre");
+		snprintf(what, sizeof what, "base64url refuses bad[%zu]", i);
+		T_EQ_INT(sio_base64url_decode(&b, bad[i], strlen(bad[i])),
+		    SIO_EPROTO, what);
+		T_EQ_MEM(b.data, b.len, "pre", "a refused decode appends nothing");
+	}
+	sio_buf_reset(&b);
+	T_EQ_INT(sio_base64url_decode(&b, "Zm\0v", 4), SIO_EPROTO,
+	    "base64url refuses a NUL");
+
+	sio_buf_reset(&b);
+	sio_buf_adds(&b, "pre:");
+	T_EQ_INT(sio_base64url_decode(&b, L("Zm9vYg")), SIO_OK, "base64url");
+	T_EQ_MEM(b.data, b.len, "pre:foob", "base64url appends");
+
+	/* Random round trips through the standard encoder, lengths 0..64. */
+	struct sio_buf e = SIO_BUF_INIT;
+	int fails = 0;
+	for (size_t n = 0; n <= 64; n++) {
+		for (int rep = 0; rep < 8; rep++) {
+			unsigned char in[64];
+			for (size_t i = 0; i < n; i++)
+				in[i] = (unsigned char)rnd32();
+			to_base64url(&e, in, n);
+			sio_buf_reset(&b);
+			if (sio_base64url_decode(&b, e.data, e.len) != SIO_OK ||
+			    b.len != n || (n && memcmp(b.data, in, n) != 0))
+				fails++;
+		}
+	}
+	T_EQ_INT(fails, 0, "base64url random round trips, lengths 0..64");
+	sio_buf_free(&e);
+	sio_buf_free(&b);
+}
+
 /* ---- UTF-8 ----------------------------------------------------------------- */
 
 static void
@@ -730,6 +828,7 @@ main(void)
 	test_rc();
 	test_random_id();
 	test_base64();
+	test_base64url();
 	test_utf8();
 	test_parse_long();
 	test_pkt();
