@@ -118,7 +118,7 @@ FISHDIR := $(PREFIX)/share/fish/vendor_completions.d
 UNITDIR := $(PREFIX)/lib/systemd/system
 # The headers a program needs to use libsio; conn.h, net.h and files.h
 # are the hub's insides.
-PUBLIC_H := util.h log.h json.h pkt.h packet.h room.h eio.h sio.h ctl.h hub.h
+PUBLIC_H := util.h log.h json.h jwt.h pkt.h packet.h room.h eio.h sio.h ctl.h hub.h
 TOOL_NAMES := $(notdir $(BINS))
 
 INSTALLED = $(addprefix $(BINDIR)/,$(TOOL_NAMES)) \

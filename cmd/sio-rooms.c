@@ -226,6 +226,12 @@ main(int argc, char **argv)
 				printf("\t");
 				if (ad >= 0)
 					print_str(&doc, l, ad);
+				/* With --jwt-alg: who the token said it was. */
+				int ui = sio_json_get(&doc, l, k, "user");
+				if (ui >= 0) {
+					printf("\t");
+					print_str(&doc, l, ui);
+				}
 			}
 			printf("\n");
 		}

@@ -88,6 +88,7 @@ static const struct {
 	{ "max-connections-per-ip", 0, 10000000, offsetof(struct sio_hub_config, max_connections_per_ip), false },
 	{ "max-packets", 1, 10000000, offsetof(struct sio_hub_config, max_packets), false },
 	{ "max-attachments", 0, SIO_MAX_ATTACHMENTS, offsetof(struct sio_hub_config, max_attachments), false },
+	{ "jwt-leeway", 0, 86400, offsetof(struct sio_hub_config, jwt_leeway), false },
 	{ "max-depth", 1, 100000, offsetof(struct sio_hub_config, max_depth), false },
 };
 
@@ -141,6 +142,12 @@ sio_conf_set(struct sio_hub_config *cfg, const char *name, const char *value, ch
 		if (!strcmp(value, "*") || strpbrk(value, " \t\r\n,"))
 			return bad(err, name, value, "must be one origin such as https://example.com");
 		append(cfg, &cfg->allow_origins, &cfg->nallow_origins, value);
+	} else if (!strcmp(name, "jwt-alg")) {
+		if (strcmp(value, "HS256") && strcmp(value, "RS256") && strcmp(value, "ES256"))
+			return bad(err, name, value, "is not HS256, RS256 or ES256");
+		cfg->jwt_alg = own(cfg, value);
+	} else if (!strcmp(name, "jwt-key")) {
+		cfg->jwt_key = own(cfg, value);
 	} else if (!strcmp(name, "control-group")) {
 		cfg->control_group = own(cfg, value);
 	} else if (!strcmp(name, "tls-cert")) {
@@ -222,6 +229,11 @@ sio_conf_check(const struct sio_hub_config *cfg, char *err)
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
 		snprintf(err, SIO_ERRLEN, "tls-cert and tls-key go together: %s is missing",
 		    cfg->tls_cert ? "tls-key" : "tls-cert");
+		return SIO_EINVAL;
+	}
+	if ((cfg->jwt_alg == NULL) != (cfg->jwt_key == NULL)) {
+		snprintf(err, SIO_ERRLEN, "jwt-alg and jwt-key go together: %s is missing",
+		    cfg->jwt_alg ? "jwt-key" : "jwt-alg");
 		return SIO_EINVAL;
 	}
 	return SIO_OK;

@@ -750,12 +750,24 @@ finish_line(struct sio_buf *b)
 	return rc;
 }
 
+/* The verified token's subject, when there is one (--jwt-alg). */
+static void
+add_user(struct sio_buf *b, const struct sio_socket *s)
+{
+	const char *u = sio_socket_user(s);
+	if (u) {
+		sio_buf_adds(b, ",\"user\":");
+		sio_json_add_str(b, u, strlen(u));
+	}
+}
+
 static void
 line_head(struct sio_buf *b, const char *type, struct sio_socket *s)
 {
 	sio_buf_printf(b, "{\"type\":\"%s\",\"nsp\":", type);
 	sio_json_add_str(b, sio_socket_nsp(s), strlen(sio_socket_nsp(s)));
 	sio_buf_printf(b, ",\"sid\":\"%s\"", sio_socket_id(s));
+	add_user(b, s);
 }
 
 static void
@@ -1041,8 +1053,9 @@ socket_cb(struct sio_socket *s, void *arg)
 	list_next(x);
 	sio_buf_adds(x->b, "{\"nsp\":");
 	sio_json_add_str(x->b, sio_socket_nsp(s), strlen(sio_socket_nsp(s)));
-	sio_buf_printf(x->b, ",\"sid\":\"%s\",\"transport\":\"%s\",\"rooms\":[",
-	    sio_socket_id(s), sio_socket_transport(s));
+	sio_buf_printf(x->b, ",\"sid\":\"%s\"", sio_socket_id(s));
+	add_user(x->b, s);
+	sio_buf_printf(x->b, ",\"transport\":\"%s\",\"rooms\":[", sio_socket_transport(s));
 	struct rooms_ctx inner = { x->b, true, true };
 	sio_socket_each_room(s, room_of_cb, &inner);
 	sio_buf_printf(x->b, "],\"handshake\":%s}", sio_socket_handshake(s));

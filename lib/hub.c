@@ -8,6 +8,7 @@
 #include "sio.h"
 #include "stats.h"
 #include "tls.h"
+#include "jwt.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -60,6 +61,7 @@ struct sio_hub {
 	char *ctl_path;
 	struct sio_files *files;
 	struct sio_tls *tls;		/* new connections take this context */
+	struct sio_jwt *jwt;		/* CONNECT tokens checked against this */
 	struct sio_ipslot *ips;		/* open connections by address */
 	unsigned nclients;		/* open client connections */
 	unsigned max_clients;		/* --max-connections, or from the fd limit */
@@ -145,6 +147,26 @@ struct sio_server *
 sio_hub_sio(struct sio_hub *hub)
 {
 	return hub->sio;
+}
+
+struct sio_jwt *
+sio_hub_jwt(struct sio_hub *hub)
+{
+	return hub->jwt;
+}
+
+/* A verifier for the config's JWT settings, or NULL with err set when
+ * they do not load (NULL with err empty: none configured). */
+static struct sio_jwt *
+load_jwt(const struct sio_hub_config *cfg, char *err)
+{
+	err[0] = '\0';
+	if (!cfg->jwt_alg)
+		return NULL;
+	struct sio_jwt *v = sio_jwt_new(cfg->jwt_alg, cfg->jwt_key, err);
+	if (v)
+		sio_jwt_set_leeway(v, cfg->jwt_leeway);
+	return v;
 }
 
 struct sio_ctl *
@@ -572,6 +594,17 @@ reload(struct sio_hub *hub)
 		sio_hub_config_free(&fresh);
 		return;
 	}
+	struct sio_jwt *jwt = load_jwt(&fresh, err);
+	if (!jwt && err[0]) {
+		sio_log_error("SIGHUP: %s; keeping the running settings", err);
+		sio_tls_free(tls);
+		sio_files_free(files);
+		sio_hub_config_free(&fresh);
+		return;
+	}
+	/* Rotated or dropped keys take effect for the next CONNECT. */
+	sio_jwt_free(hub->jwt);
+	hub->jwt = jwt;
 	if (tls) {
 		/* Live connections keep the context they were accepted with. */
 		sio_tls_free(hub->tls);
@@ -644,8 +677,17 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 		free(hub);
 		return NULL;
 	}
+	hub->jwt = load_jwt(cfg, err);
+	if (!hub->jwt && err[0]) {
+		sio_tls_free(hub->tls);
+		sio_files_free(hub->files);
+		close(hub->lfd);
+		free(hub);
+		return NULL;
+	}
 	hub->sio = sio_server_new(hub, err);
 	if (!hub->sio) {
+		sio_jwt_free(hub->jwt);
 		sio_tls_free(hub->tls);
 		sio_files_free(hub->files);
 		close(hub->lfd);
@@ -656,6 +698,7 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 		hub->ctl_path = sio_ctl_path(cfg->ctl_path);
 		hub->ctl = sio_ctl_new(hub, hub->sio, hub->ctl_path, err);
 		if (!hub->ctl) {
+			sio_jwt_free(hub->jwt);
 			sio_tls_free(hub->tls);
 			sio_files_free(hub->files);
 			sio_server_free(hub->sio);
@@ -712,6 +755,10 @@ sio_hub_check_config(const struct sio_hub_config *cfg, char *err)
 			return SIO_EINVAL;
 		sio_tls_free(t);
 	}
+	struct sio_jwt *v = load_jwt(cfg, err);
+	if (!v && err[0])
+		return SIO_EINVAL;
+	sio_jwt_free(v);
 	return SIO_OK;
 }
 
@@ -738,6 +785,7 @@ sio_hub_free(struct sio_hub *hub)
 	free(hub->ctl_path);
 	sio_files_free(hub->files);
 	sio_tls_free(hub->tls);
+	sio_jwt_free(hub->jwt);
 	sio_eio_server_free(hub->echo);
 	sio_eio_server_free(hub->eio);
 	sio_server_free(hub->sio);

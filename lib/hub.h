@@ -59,6 +59,9 @@ struct sio_hub_config {
 	unsigned max_attachments;	/* binary attachments of one Socket.IO packet */
 	unsigned max_depth;		/* JSON nesting in a client's packet */
 	const char *control_group;	/* group that may use the control socket too */
+	const char *jwt_alg;		/* CONNECT must carry a token this verifies */
+	const char *jwt_key;
+	int jwt_leeway;			/* seconds of clock skew allowed */
 	int shutdown_timeout;		/* ms */
 	const char *tls_cert;		/* PEM chain: serve https and wss */
 	const char *tls_key;
@@ -104,6 +107,8 @@ void sio_hub_stop(struct sio_hub *hub);
 /* For the layers below: */
 struct sio_eio_server *sio_hub_eio(struct sio_hub *hub);
 struct sio_server *sio_hub_sio(struct sio_hub *hub);
+/* The JWT verifier clients' CONNECTs must pass, or NULL (see jwt.h). */
+struct sio_jwt *sio_hub_jwt(struct sio_hub *hub);
 struct sio_ctl *sio_hub_ctl(struct sio_hub *hub);
 double sio_hub_uptime(struct sio_hub *hub);	/* seconds */
 bool sio_hub_stopping(struct sio_hub *hub);

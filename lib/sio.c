@@ -1,6 +1,7 @@
 #include "sio.h"
 #include "conn.h"
 #include "hub.h"
+#include "jwt.h"
 #include "log.h"
 #include "packet.h"
 #include "pkt.h"
@@ -37,6 +38,7 @@ struct sio_socket {
 	struct sio_client *client;
 	struct sio_roomset rooms;
 	char *handshake;		/* JSON object, built once at connect */
+	char *user;			/* the token's "sub", owned, or NULL */
 	long long next_ack;
 	struct pending_ack *acks;
 	long long *client_acks;		/* ack ids the client waits on */
@@ -183,6 +185,12 @@ sio_socket_nsp(const struct sio_socket *s)
 }
 
 const char *
+sio_socket_user(const struct sio_socket *s)
+{
+	return s->user;
+}
+
+const char *
 sio_socket_handshake(const struct sio_socket *s)
 {
 	return s->handshake;
@@ -289,6 +297,7 @@ socket_drop(struct sio_socket *s, const char *reason)
 	}
 	free(s->client_acks);
 	free(s->handshake);
+	free(s->user);
 	free(s);
 }
 
@@ -546,6 +555,37 @@ relay(struct sio_socket *s, const struct sio_packet *p, const char *text, size_t
 
 /* ---- incoming packets ------------------------------------------------------ */
 
+/*
+ * --jwt-alg: the CONNECT payload must be {"token": "<JWT>", ...} and the
+ * token must verify. Returns true with the claims filled, or false with
+ * a message for the CONNECT_ERROR in err.
+ */
+static bool
+check_token(struct sio_client *cl, struct sio_jwt *jwt, const struct sio_packet *p,
+    struct sio_jwt_claims *claims, char *err)
+{
+	struct sio_json doc = SIO_JSON_INIT;
+	struct sio_buf token = SIO_BUF_INIT;
+	bool ok = false;
+	int t = -1;
+
+	if (p->data && sio_json_parse(&doc, p->data, p->datalen, 8, NULL) == SIO_OK &&
+	    doc.tok[0].type == SIO_JSON_OBJECT)
+		t = sio_json_get(&doc, p->data, 0, "token");
+	if (t < 0 || doc.tok[t].type != SIO_JSON_STRING) {
+		snprintf(err, SIO_ERRLEN, "authentication required: send {\"token\": \"<JWT>\"}");
+	} else {
+		sio_json_str_decode(&doc, p->data, t, &token);
+		ok = sio_jwt_verify(jwt, token.data, token.len, sio_now_ms() / 1000.0, claims,
+		    err) == SIO_OK;
+	}
+	if (!ok)
+		sio_log_info("%s: CONNECT refused: %s", sio_eio_peer(cl->eio), err);
+	sio_buf_free(&token);
+	sio_json_free(&doc);
+	return ok;
+}
+
 static void
 handle_connect(struct sio_client *cl, const struct sio_packet *p)
 {
@@ -568,11 +608,32 @@ handle_connect(struct sio_client *cl, const struct sio_packet *p)
 		    p->nsp, p->nsplen, -1, msg, sizeof msg - 1));
 		return;
 	}
+	struct sio_jwt_claims claims = { 0 };
+	struct sio_jwt *jwt = sio_hub_jwt(srv->hub);
+	char why[SIO_ERRLEN];
+	if (jwt && !check_token(cl, jwt, p, &claims, why)) {
+		/* As a refusing middleware does in the reference: the client
+		 * hears why, and may try again with a fresh token. */
+		struct sio_buf msg = SIO_BUF_INIT;
+		sio_buf_adds(&msg, "{\"message\":");
+		sio_json_add_str(&msg, why, strlen(why));
+		sio_buf_addc(&msg, '}');
+		sio_eio_send(cl->eio, sio_packet_encode(SIO_PACKET_CONNECT_ERROR, 0,
+		    p->nsp, p->nsplen, -1, msg.data, msg.len));
+		sio_buf_free(&msg);
+		return;
+	}
 	struct sio_socket *s = socket_new(cl, nsp, p->data, p->datalen);
 	if (!s) {
+		sio_jwt_claims_free(&claims);
 		client_close(cl, "no randomness for a socket id");
 		return;
 	}
+	s->user = claims.sub;
+	claims.sub = NULL;
+	for (size_t i = 0; i < claims.nrooms; i++)
+		sio_rooms_join(nsp->rooms, &s->rooms, claims.rooms[i]);
+	sio_jwt_claims_free(&claims);
 	ev_timer_stop(sio_hub_loop(srv->hub), &cl->connect_timer);
 	char body[40];
 	int n = snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);

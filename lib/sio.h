@@ -59,6 +59,8 @@ const char *sio_socket_id(const struct sio_socket *s);
 const char *sio_socket_nsp(const struct sio_socket *s);
 /* The handshake as a JSON object (address, headers, query, auth, time...). */
 const char *sio_socket_handshake(const struct sio_socket *s);
+/* The verified token's "sub" claim (--jwt-alg), or NULL. */
+const char *sio_socket_user(const struct sio_socket *s);
 const char *sio_socket_transport(const struct sio_socket *s);
 bool sio_socket_in(const struct sio_socket *s, const char *room);
 void sio_socket_each_room(const struct sio_socket *s,

@@ -454,6 +454,38 @@ class Transports(HubTest):
         with self.assertRaises(socketio.exceptions.ConnectionError):
             c.connect(hub.url, transports=["polling"], wait_timeout=3)
 
+    def test_jwt_token_in_auth(self):
+        import hashlib
+        import hmac
+
+        def b64u(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+        def token(secret, claims):
+            head = b64u(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+            body = b64u(json.dumps(claims).encode())
+            sig = hmac.new(secret, ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest()
+            return "%s.%s.%s" % (head, body, b64u(sig))
+
+        secret = os.urandom(32)
+        path = os.path.join(self.tmp, "secret")
+        with open(path, "wb") as f:
+            f.write(secret)
+        hub = self.hub("--jwt-alg", "HS256", "--jwt-key", path)
+        c = self.connect(self.client(), hub, transports=["websocket"],
+                         auth={"token": token(secret, {"sub": "py-user", "rooms": ["py"],
+                                                       "exp": time.time() + 60})})
+        _, sock = self.socket_of(hub, c.get_sid())
+        self.assertEqual(sock["user"], "py-user")
+        self.assertIn("py", sock["rooms"])
+        # a forged token gets no socket
+        bad = self.client()
+        with self.assertRaises(socketio.exceptions.ConnectionError):
+            bad.connect(hub.url, transports=["polling"], wait_timeout=3,
+                        auth={"token": token(b"x" * 32, {"sub": "mallory"})})
+        lines, objs = hub.sockets()
+        self.assertEqual([o.get("user") for o in objs], ["py-user"])
+
     def test_default_transports_upgrade_to_websocket(self):
         hub = self.hub()
         c = self.connected_client(hub)
