@@ -218,8 +218,24 @@ sio_ws_process(struct sio_conn *c)
 	if (!c->ws || c->closed)
 		return;
 	if (wslay_event_get_read_enabled(c->ws) && c->in.len > 0) {
-		if (wslay_event_recv(c->ws) != 0) {
+		int rc = wslay_event_recv(c->ws);
+		if (rc == WSLAY_ERR_NOMEM) {
 			sio_conn_close(c, "transport error");
+			return;
+		}
+		if (rc != 0) {
+			/* A frame wslay refuses (it reports some as a callback
+			 * failure, though ours cannot fail, and may have queued a
+			 * codeless close): say 1002 before the FIN, as RFC 6455
+			 * 7.1.7 asks, written here since wslay will not. */
+			static const char close_1002[] = "\x88\x02\x03\xea";
+			sio_log_info("%s: WebSocket protocol error", c->peer);
+			wslay_event_shutdown_read(c->ws);
+			wslay_event_shutdown_write(c->ws);
+			sio_buf_reset(&c->in);
+			sio_outq_push(&c->out, close_1002, 4, SIO_REF_STATIC, NULL);
+			c->close_after_flush = true;
+			sio_conn_want_flush(c);
 			return;
 		}
 	}
