@@ -44,6 +44,7 @@ static const char usage_text[] =
 /* Two strings: C11 compilers need only take 4095 bytes in one literal. */
 static const char usage_limits[] =
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
+"      --max-headers N        header lines in one HTTP request (default 100)\n"
 "      --max-fragments N      frames in one WebSocket message (default 1024)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
@@ -106,6 +107,7 @@ static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 'S' },
 	{ "no-control", no_argument, NULL, OPT_LONG },
 	{ "max-header-bytes", required_argument, NULL, OPT_LONG },
+	{ "max-headers", required_argument, NULL, OPT_LONG },
 	{ "max-fragments", required_argument, NULL, OPT_LONG },
 	{ "http-timeout", required_argument, NULL, OPT_LONG },
 	{ "max-output", required_argument, NULL, OPT_LONG },

@@ -80,6 +80,7 @@ static const struct {
 	{ "http-timeout", 1, 3600000, offsetof(struct sio_hub_config, http_timeout), false },
 	{ "tls-handshake-timeout", 1, 3600000, offsetof(struct sio_hub_config, tls_handshake_timeout), false },
 	{ "max-payload", 16, 1L << 30, offsetof(struct sio_hub_config, max_payload), true },
+	{ "max-headers", 1, 100000, offsetof(struct sio_hub_config, max_headers), false },
 	{ "max-header-bytes", 256, 1L << 24, offsetof(struct sio_hub_config, max_header_bytes), true },
 	{ "max-output", 1024, 1L << 34, offsetof(struct sio_hub_config, max_output), true },
 	{ "max-output-soft", 0, 1L << 34, offsetof(struct sio_hub_config, max_output_soft), true },

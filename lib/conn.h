@@ -41,6 +41,8 @@ struct sio_web_req {
 	bool complete;
 	bool keep_alive;
 	bool too_large;			/* body over the limit: answer 413 */
+	bool bad_version;		/* not HTTP/1.0 or 1.1: answer 505 */
+	bool too_many_headers;		/* over max_headers: answer 431 */
 	char *path;			/* decoded path, owned */
 	char *query;			/* raw query string (no '?'), owned */
 };

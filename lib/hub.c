@@ -94,6 +94,7 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->polling = true;
 	cfg->websocket = true;
 	cfg->max_header_bytes = 16384;
+	cfg->max_headers = 100;
 	cfg->max_fragments = 1024;
 	cfg->http_timeout = 30000;
 	cfg->max_output = 16u << 20;

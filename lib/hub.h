@@ -48,6 +48,7 @@ struct sio_hub_config {
 	const char *ctl_path;		/* control socket; NULL: the default path */
 	bool no_ctl;			/* no control socket at all */
 	size_t max_header_bytes;
+	unsigned max_headers;		/* header lines in one request */
 	unsigned max_fragments;		/* frames in one WebSocket message */
 	int http_timeout;		/* ms: idle keep-alive and slow requests */
 	size_t max_output;		/* bytes queued per connection before it is dropped */

@@ -51,7 +51,10 @@ on_header_field(http_parser *p, const char *at, size_t n)
 	if (r->field_done || r->nheaders == 0) {
 		if (r->nheaders > 0)
 			sio_buf_addc(&r->headers, '\0');	/* end of the last value */
-		r->nheaders++;
+		if (++r->nheaders > sio_hub_cfg(c->hub)->max_headers) {
+			r->too_many_headers = true;
+			return 1;
+		}
 		r->field_done = false;
 	}
 	sio_buf_reserve(&r->headers, n);
@@ -87,7 +90,15 @@ on_headers_complete(http_parser *p)
 	if (r->nheaders > 0)
 		sio_buf_addc(&r->headers, '\0');
 	r->method = p->method;
+	/* HTTP/0.9 (no version on the request line) gets no HTTP/1.1 answer
+	 * it could not read, nor does 1.2+ or 2.x. (From this callback, 1
+	 * would mean "no body": errors are -1.) */
+	if (p->http_major != 1 || p->http_minor > 1) {
+		r->bad_version = true;
+		return -1;
+	}
 	http_parser_url_init(&u);
+	/* A URL it cannot split (CONNECT's host:port): no path, so "/", no body. */
 	if (http_parser_parse_url(r->url.data ? r->url.data : "", r->url.len, 0, &u) != 0)
 		return 1;
 	if (u.field_set & (1 << UF_PATH))
@@ -163,6 +174,8 @@ sio_web_req_reset(struct sio_web_req *r)
 	r->complete = false;
 	r->keep_alive = false;
 	r->too_large = false;
+	r->bad_version = false;
+	r->too_many_headers = false;
 	r->method = 0;
 }
 
@@ -232,8 +245,11 @@ sio_web_process(struct sio_conn *c)
 			sio_buf_reset(&c->in);
 		}
 		if (e != HPE_OK && e != HPE_PAUSED && !c->req.too_large) {
-			if (c->req.header_bytes > sio_hub_cfg(c->hub)->max_header_bytes)
+			if (c->req.header_bytes > sio_hub_cfg(c->hub)->max_header_bytes ||
+			    c->req.too_many_headers)
 				fail(c, 431, "Request Header Fields Too Large");
+			else if (c->req.bad_version)
+				fail(c, 505, "HTTP Version Not Supported");
 			else
 				fail(c, 400, http_errno_description(e));
 			return;
