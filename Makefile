@@ -16,6 +16,7 @@ JQ_LIBS ?= -ljq
 SYSTEMD_LIBS ?= $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
 SSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 SSL_LIBS ?= $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+MSGPACK_LIBS ?= $(shell $(PKG_CONFIG) --libs msgpack 2>/dev/null || echo -lmsgpackc)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -28,7 +29,8 @@ OPT ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
 	-DSIO_VERSION='"$(VERSION)"' $(SSL_CFLAGS) -Ilib
 LDFLAGS += $(SANFLAGS)
-LIBS := $(WSLAY_LIBS) $(EV_LIBS) $(HTTP_PARSER_LIBS) $(JQ_LIBS) $(SSL_LIBS) $(SYSTEMD_LIBS) -lm
+LIBS := $(WSLAY_LIBS) $(EV_LIBS) $(HTTP_PARSER_LIBS) $(JQ_LIBS) $(SSL_LIBS) $(SYSTEMD_LIBS) \
+	$(MSGPACK_LIBS) -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:.c=.o)

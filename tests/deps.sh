@@ -9,7 +9,8 @@ want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed" 
 
 # build
 for p in gcc make pkg-config libwslay-dev libev-dev libssl-dev libjq-dev \
-	libonig-dev libhttp-parser-dev uthash-dev libsystemd-dev; do want "$p"; done
+	libonig-dev libhttp-parser-dev uthash-dev libsystemd-dev \
+	libmsgpack-dev libhiredis-dev; do want "$p"; done
 # fuzzing (make fuzz, and the fuzz regressions in make test)
 for p in clang libclang-rt-14-dev; do want "$p"; done
 # tests
