@@ -682,7 +682,7 @@ handle_post(struct sio_eio_session *s, struct sio_conn *c)
 	size_t len = c->req.body.len, off = 0;
 	bool ok = len > 0;
 	unsigned max = sio_hub_cfg(s->srv->hub)->max_packets, npk = 1;
-	for (const uint8_t *p = body; (p = memchr(p, 0x1e, len - (size_t)(p - body))); p++)
+	for (const uint8_t *p = body; len > 0 && (p = memchr(p, 0x1e, len - (size_t)(p - body))); p++)
 		if (++npk > max) {
 			sio_log_info("%s: session %s closed: over %u packets in one payload",
 			    s->peer, s->sid, max);
