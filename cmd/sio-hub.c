@@ -47,6 +47,7 @@ static const char usage_limits[] =
 "      --max-headers N        header lines in one HTTP request (default 100)\n"
 "      --max-fragments N      frames in one WebSocket message (default 1024)\n"
 "      --http-timeout MS      idle keep-alive and slow request limit (default 30000)\n"
+"      --shutdown-timeout MS  on SIGTERM, time to write out what is queued (default 5000)\n"
 "      --max-output BYTES     output queued per client before it is dropped (default 16777216)\n"
 "      --max-output-soft BYTES  ... or held above BYTES (default 4194304; 0: off)\n"
 "      --max-output-soft-time MS  for longer than MS (default 20000)\n"
@@ -110,6 +111,7 @@ static const struct option longopts[] = {
 	{ "max-headers", required_argument, NULL, OPT_LONG },
 	{ "max-fragments", required_argument, NULL, OPT_LONG },
 	{ "http-timeout", required_argument, NULL, OPT_LONG },
+	{ "shutdown-timeout", required_argument, NULL, OPT_LONG },
 	{ "max-output", required_argument, NULL, OPT_LONG },
 	{ "max-output-soft", required_argument, NULL, OPT_LONG },
 	{ "max-output-soft-time", required_argument, NULL, OPT_LONG },

@@ -77,6 +77,7 @@ static const struct {
 	{ "ping-timeout", 1, 3600000, offsetof(struct sio_hub_config, ping_timeout), false },
 	{ "connect-timeout", 1, 3600000, offsetof(struct sio_hub_config, connect_timeout), false },
 	{ "upgrade-timeout", 1, 3600000, offsetof(struct sio_hub_config, upgrade_timeout), false },
+	{ "shutdown-timeout", 0, 3600000, offsetof(struct sio_hub_config, shutdown_timeout), false },
 	{ "http-timeout", 1, 3600000, offsetof(struct sio_hub_config, http_timeout), false },
 	{ "tls-handshake-timeout", 1, 3600000, offsetof(struct sio_hub_config, tls_handshake_timeout), false },
 	{ "max-payload", 16, 1L << 30, offsetof(struct sio_hub_config, max_payload), true },

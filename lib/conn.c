@@ -149,6 +149,16 @@ sio_conn_want_flush(struct sio_conn *c)
 		sio_hub_schedule_flush(c->hub, c);
 }
 
+/* A shutdown waits for client connections whose output is not yet out. */
+static void
+set_blocked(struct sio_conn *c, bool blocked)
+{
+	if (c->blocked == blocked || c->mode == SIO_CONN_CTL)
+		return;
+	c->blocked = blocked;
+	sio_hub_blocked(c->hub, blocked ? 1 : -1);
+}
+
 void
 sio_conn_flush(struct sio_conn *c)
 {
@@ -162,8 +172,10 @@ sio_conn_flush(struct sio_conn *c)
 		sio_hub_stats(c->hub)->bytes_out += before - c->out.bytes;
 	if (rc == SIO_EAGAIN) {
 		ev_io_start(loop, &c->wio);
+		set_blocked(c, true);
 		return;
 	}
+	set_blocked(c, false);
 	if (!sio_tls_read_blocked(c))
 		ev_io_stop(loop, &c->wio);
 	if (rc != SIO_OK) {
@@ -188,6 +200,7 @@ sio_conn_close(struct sio_conn *c, const char *reason)
 	if (c->closed)
 		return;
 	c->closed = true;
+	set_blocked(c, false);
 	ev_io_stop(loop, &c->rio);
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->timer);

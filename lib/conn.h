@@ -58,6 +58,7 @@ struct sio_conn {
 	bool closed;
 	bool close_after_flush;
 	bool write_pending;		/* on the hub's flush list */
+	bool blocked;			/* output waits for the socket (counted by the hub) */
 	bool reading_paused;
 	struct sio_conn *next_pending;	/* hub flush list */
 	struct sio_conn *next_dead;	/* hub reaper list */

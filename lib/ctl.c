@@ -92,6 +92,7 @@ struct sio_ctl {
 	char *path;
 	int lfd;
 	ev_io accept_io;
+	ev_timer accept_retry;		/* EMFILE: wait, then accept again */
 	struct ctl_client *clients;
 	struct sio_json doc;
 	struct ack_wait *waits;
@@ -510,8 +511,11 @@ op_emit(struct ctl_client *cl, const struct req *r)
 		char extra[48];
 		snprintf(extra, sizeof extra, ",\"sockets\":%zu", n);
 		answer_ok(cl, r, extra);
-		if (sio_hub_congested(ctl->hub) && !cl->paused) {
-			/* Slow the producer down to what the clients take. */
+		if (sio_hub_congested(ctl->hub) && !cl->paused &&
+		    !(flags & SIO_EMIT_VOLATILE)) {
+			/* Slow the producer down to what the clients take. A
+			 * volatile emit skips the lagging clients instead, so
+			 * holding its producer back would only starve the rest. */
 			cl->paused = true;
 			sio_conn_pause_reading(cl->conn, true);
 		}
@@ -1482,6 +1486,14 @@ refuse_peer(struct sio_ctl *ctl, int fd)
 }
 
 static void
+accept_retry_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_ctl *ctl = SIO_CONTAINER_OF(w, struct sio_ctl, accept_retry);
+	(void)revents;
+	ev_io_start(EV_A, &ctl->accept_io);
+}
+
+static void
 accept_cb(EV_P_ ev_io *w, int revents)
 {
 	struct sio_ctl *ctl = SIO_CONTAINER_OF(w, struct sio_ctl, accept_io);
@@ -1490,8 +1502,18 @@ accept_cb(EV_P_ ev_io *w, int revents)
 
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(ctl->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The listener stays readable: without a pause the
+				 * loop would spin on it until a descriptor frees. */
+				sio_log_warn("control socket: accept: %s; pausing for 0.5 s",
+				    strerror(errno));
+				ev_io_stop(EV_A, &ctl->accept_io);
+				ev_timer_set(&ctl->accept_retry, 0.5, 0.);	/* see hub.c */
+				ev_timer_start(EV_A, &ctl->accept_retry);
+			}
 			return;
+		}
 		char who[64];
 		if (!peer_allowed(ctl, fd, who, sizeof who)) {
 			sio_log_warn("control socket: %s refused: not our user, root or "
@@ -1603,6 +1625,7 @@ sio_ctl_new(struct sio_hub *hub, struct sio_server *srv, const char *path, char 
 	ctl->group = gid;
 	ev_io_init(&ctl->accept_io, accept_cb, fd, EV_READ);
 	ev_io_start(sio_hub_loop(hub), &ctl->accept_io);
+	ev_timer_init(&ctl->accept_retry, accept_retry_cb, 0.5, 0.);
 	struct sio_observer o = {
 		.on_connect = obs_connect,
 		.on_event = obs_event,
@@ -1647,6 +1670,7 @@ sio_ctl_free(struct sio_ctl *ctl)
 	if (!ctl)
 		return;
 	ev_io_stop(sio_hub_loop(ctl->hub), &ctl->accept_io);
+	ev_timer_stop(sio_hub_loop(ctl->hub), &ctl->accept_retry);
 	close(ctl->lfd);
 	unlink(ctl->path);
 	while (ctl->clients)

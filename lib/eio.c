@@ -378,6 +378,10 @@ heartbeat_cb(EV_P_ ev_timer *w, int revents)
 		return;
 	}
 	if (s->awaiting_pong) {
+		/* Worth a line at the default level: a peer that stopped
+		 * answering is often one that stopped reading. */
+		sio_log_info("%s: session %s closed: no pong within --ping-timeout "
+		    "(%zu bytes were still queued)", s->peer, s->sid, queued_bytes(s));
 		sio_eio_close(s, "ping timeout");
 		return;
 	}
@@ -399,6 +403,8 @@ expired(struct sio_eio_session *s)
 		return false;
 	ev_now_update(loop);
 	if (ev_now(loop) >= s->ping_at + cfg->ping_timeout / 1000.0) {
+		sio_log_info("%s: session %s closed: no pong within --ping-timeout",
+		    s->peer, s->sid);
 		sio_eio_close(s, "ping timeout");
 		return true;
 	}

@@ -68,6 +68,7 @@ struct sio_hub {
 	ev_tstamp refused_logged[2];	/* refusals are logged once a second per limit */
 	unsigned refused_quiet[2];	/* refusals since that line */
 	int congested;
+	int blocked;			/* client connections with output stuck in EAGAIN */
 	struct sio_stats stats;
 	ev_tstamp started;
 	bool metrics;			/* /health and /metrics served */
@@ -213,6 +214,12 @@ sio_hub_congestion(struct sio_hub *hub, int delta)
 		sio_ctl_resume(hub->ctl);
 }
 
+void
+sio_hub_blocked(struct sio_hub *hub, int delta)
+{
+	hub->blocked += delta;
+}
+
 bool
 sio_hub_congested(struct sio_hub *hub)
 {
@@ -352,6 +359,9 @@ accept_cb(EV_P_ ev_io *w, int revents)
 				 * rather than spin on a listener that stays readable. */
 				sio_log_warn("accept: %s; pausing new connections", strerror(errno));
 				ev_io_stop(EV_A, &hub->accept_io);
+				/* Set again each time: a one-shot timer that fired
+				 * keeps an offset of about 0 and would fire at once. */
+				ev_timer_set(&hub->accept_retry, 0.5, 0.);
 				ev_timer_start(EV_A, &hub->accept_retry);
 			}
 			return;
@@ -471,15 +481,19 @@ shutdown_timeout_cb(EV_P_ ev_timer *w, int revents)
 {
 	(void)w;
 	(void)revents;
-	sio_log_warn("shutdown took too long; exiting with output unsent");
+	struct sio_hub *hub = w->data;
+	sio_log_warn("shutdown: --shutdown-timeout passed; exiting with output unsent to "
+	    "%d connection(s) and %zu session(s) still closing", hub->blocked,
+	    sio_eio_count(hub->eio));
 	ev_break(EV_A, EVBREAK_ALL);
 }
 
 static void
 finish_shutdown(struct sio_hub *hub)
 {
-	/* Done when every connection has written its last bytes. */
-	if (hub->pending == NULL && sio_eio_count(hub->eio) == 0)
+	/* Done when every connection has written its last bytes, also those
+	 * a slow client is still taking (the shutdown timer bounds that). */
+	if (hub->pending == NULL && sio_eio_count(hub->eio) == 0 && hub->blocked == 0)
 		ev_break(hub->loop, EVBREAK_ALL);
 }
 
@@ -501,15 +515,15 @@ sio_hub_stop(struct sio_hub *hub)
 	hub->stopping = true;
 	sio_log_info("shutting down");
 	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
-	ev_io_stop(hub->loop, &hub->accept_io);
-	ev_timer_stop(hub->loop, &hub->accept_retry);
-	close(hub->lfd);
-	hub->lfd = -1;
+	/* The listener stays open until the end: a long-polling client
+	 * fetches what was queued for it on a new connection, while new
+	 * sessions are answered 503 (sio_hub_dispatch). */
 	sio_eio_close_all(hub->eio, "server shutting down");
 	if (hub->echo)
 		sio_eio_close_all(hub->echo, "server shutting down");
 	ev_timer_init(&hub->shutdown_timer, shutdown_timeout_cb,
 	    hub->cfg.shutdown_timeout / 1000.0, 0.);
+	hub->shutdown_timer.data = hub;
 	ev_timer_start(hub->loop, &hub->shutdown_timer);
 	/* Runs after the flush watcher: exits once output is written. */
 	ev_prepare_init(&shutdown_prepare, shutdown_check_cb);

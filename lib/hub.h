@@ -126,6 +126,8 @@ void sio_hub_dispatch(struct sio_hub *hub, struct sio_conn *c);
  * mark; control clients stop reading while any is, and resume when none.
  */
 void sio_hub_congestion(struct sio_hub *hub, int delta);
+/* conn.c: client connections whose output waits for the socket. */
+void sio_hub_blocked(struct sio_hub *hub, int delta);
 bool sio_hub_congested(struct sio_hub *hub);
 /* Deferred work: fn(arg) runs before the loop next blocks. */
 void sio_hub_defer(struct sio_hub *hub, void (*fn)(void *), void *arg);
