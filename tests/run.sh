@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the test layers and sums them into one closing line,
 # "N passed, N failed". Usage: tests/run.sh [unit|cli|node|python|robustness|fuzz ...]
+# (robustness is hostile, faults and soak; each of the three also runs alone.)
 # Each layer's full output goes to tests/out/<layer>.log; failures are
 # echoed to the terminal.
 set -u
@@ -71,10 +72,22 @@ for layer in $layers; do
 			run_tap "interop/$name" "$out/$name.log" /usr/bin/python3 "$t"
 		done
 		;;
-	robustness)
-		[ -f tests/robustness/hostile_test.py ] || continue
-		run_tap "robustness/hostile" "$out/robustness.log" \
-			/usr/bin/python3 tests/robustness/hostile_test.py
+	robustness | hostile | faults | soak)
+		if [ "$layer" = robustness ]; then
+			set -- hostile faults soak
+		else
+			set -- "$layer"
+		fi
+		for t in "$@"; do
+			[ -f "tests/robustness/${t}_test.py" ] || continue
+			log="$out/robustness-$t.log"
+			[ "$t" = hostile ] && log="$out/robustness.log"
+			run_tap "robustness/$t" "$log" /usr/bin/python3 "tests/robustness/${t}_test.py"
+			# the soak's figures: sockets held, inputs, faults, losses, RSS, fds
+			if [ "$t" = soak ]; then
+				grep '^# soak:' "$log" | sed 's/^# /  /'
+			fi
+		done
 		;;
 	fuzz)
 		[ -f tests/fuzz/run.sh ] || continue
