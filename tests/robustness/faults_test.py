@@ -182,7 +182,10 @@ def _(R, tmp):
         check(a.get("ok"), "emit big %d: %s" % (i + 1, a))
     time.sleep(0.3)
     for i, w in enumerate(ws):
-        w.rst() if i % 2 == 0 else w.close()
+        if i % 2 == 0:
+            w.rst()         # TCP reset
+        else:
+            w.close()       # FIN with unread data: the kernel resets too
     # 2. Long-polling: a GET answered with a 1 MB body, reset mid-body.
     for i in range(4):
         s = socket.create_connection(("127.0.0.1", hub.port), timeout=3)
@@ -394,7 +397,8 @@ def _(R, tmp):
     three real clients chat through --relay: the chat loses nothing and
     stays quick, and every slowloris connection is closed once --http-timeout
     (3 s) is up, the WebSockets once their heartbeat (2 s + 2 s) is."""
-    raise_nofile(4096)
+    limit = raise_nofile(4096)
+    check(limit >= 1100, "RLIMIT_NOFILE is %d; 1,000 connections need 1,100" % limit)
     hub = Hub(tmp, ["--relay", "--http-timeout", "3000", "--ping-interval", "2000",
                     "--ping-timeout", "2000"])
     chat = Fleet(hub.url, 2, "websocket")

@@ -443,6 +443,7 @@ def main():
         churn_fleet = Fleet(hub.url, 10, "both")
         for f in (steady, steadyp, chatter, churn_fleet):
             check(f.wait_connected(20), "clients did not connect: %s" % f.stderr[-3:])
+        n_active = steady.n + steadyp.n + chatter.n + churn_fleet.n
         t0 = time.monotonic()
         idle = IdlePool(hub, N_IDLE)
         R.note("%d idle sessions opened in %.1f s" % (N_IDLE, time.monotonic() - t0))
@@ -558,7 +559,8 @@ def main():
         faults = (hostile.tried + len(verdicts) + ST.get("vanished (TCP reset)") +
                   ST.get("closed cleanly") + ST.get("killed listeners") + ST.get("node reconnects"))
         summary = {
-            "sockets held": "%d (%d idle + 17 active; peak hub fds %d)" % (held + 17, held, peak_fds),
+            "sockets held": "%d (%d idle + %d active; peak hub fds %d)" % (
+                held + n_active, held, n_active, peak_fds),
             "inputs tried": hostile.tried,
             "faults survived": "%d (%d hostile, %d slow readers cut off, %d reset, %d closed, "
                                "%d killed listeners, %d client reconnects)" % (
