@@ -37,7 +37,7 @@ import traceback
 sys.dont_write_bytecode = True     # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rlib import (EMIT_BIN, HUB_BIN, Ctl, Fail, Fleet, Hub, Listen, RawWS, Report,  # noqa: E402
-                  check, cpu_seconds, ctl_emit, describe_seq, emit, event_number, fd_count, fd_list,
+                  check, cpu_seconds, ctl_emit, describe_seq, emit, event_number, fd_count, fd_list, tcp_peer_ports,
                   prefix_ok, raise_nofile, stop_all, stop_process, start_watchdog, track,
                   wait_until)
 
@@ -480,7 +480,12 @@ def _(R, tmp):
         "%s %.1f" % kv for kv in sorted(by_kind.items())))
     chat.wait_count(lambda o: o.get("event") == "chat" and o["c"] == 1, N, 15)
     chatp.wait_count(lambda o: o.get("event") == "chat", N, 15)
+    ports = set()
     for s in conns:
+        try:
+            ports.add(s.getsockname()[1])
+        except OSError:
+            pass
         s.close()
     for name, f, c in (("websocket", chat, 1), ("polling", chatp, 0)):
         got = f.numbers(c, "chat")
@@ -502,9 +507,10 @@ def _(R, tmp):
           len(conns), max(closed.values()) if closed else -1),
       "%d closed, %d of them late; still open: %s" % (
           len(closed), len(late), sorted({kinds[s] for s in conns if s not in closed})))
-    fds = wait_until(lambda: fd_count(hub.pid) <= base_fds and fd_count(hub.pid), 5) or fd_count(hub.pid)
-    R(fds <= base_fds, "the hub's descriptors are back to the chat's (%d -> %d)" % (base_fds, fds),
-      "%d more" % (fds - base_fds))
+    wait_until(lambda: not (tcp_peer_ports(hub.pid) & ports), 5)
+    left = tcp_peer_ports(hub.pid) & ports
+    R(not left, "the hub holds no descriptor of a slowloris connection (%d in all, %d before them)" % (
+        fd_count(hub.pid), base_fds), "%d still held" % len(left))
     hub_ok(R, hub, "slowloris-1000")
 
 

@@ -166,6 +166,30 @@ def fd_list(pid):
     return mine + others
 
 
+def tcp_peer_ports(pid):
+    """The remote ports of the TCP sockets pid holds (from /proc/net/tcp*)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            inodes.add(t[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) > 9 and cols[9] in inodes:
+                ports.add(int(cols[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def cpu_seconds(pid):
     """utime + stime of pid, in seconds."""
     with open("/proc/%d/stat" % pid) as f:
