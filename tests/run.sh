@@ -2,9 +2,10 @@
 # Runs the test layers and sums them into one closing line,
 # "N passed, N failed".
 # Usage: tests/run.sh [unit|cli|node|python|robustness|fuzz|valgrind|sanitized ...]
+# robustness is hostile, faults and soak; each of the three also runs alone.
 # The default is all of them: the last two run the unit tests under
-# valgrind, then every layer but fuzz again against an ASan+UBSan build
-# made in a copy of the tree (tests/out/sanitized/).
+# valgrind, then every layer but fuzz and the soak again against an
+# ASan+UBSan build made in a copy of the tree (tests/out/sanitized/).
 # Each layer's full output goes to tests/out/<layer>.log; failures are
 # echoed to the terminal.
 set -u
@@ -75,10 +76,22 @@ for layer in $layers; do
 			run_tap "interop/$name" "$out/$name.log" /usr/bin/python3 "$t"
 		done
 		;;
-	robustness)
-		[ -f tests/robustness/hostile_test.py ] || continue
-		run_tap "robustness/hostile" "$out/robustness.log" \
-			/usr/bin/python3 tests/robustness/hostile_test.py
+	robustness | hostile | faults | soak)
+		if [ "$layer" = robustness ]; then
+			set -- hostile faults soak
+		else
+			set -- "$layer"
+		fi
+		for t in "$@"; do
+			[ -f "tests/robustness/${t}_test.py" ] || continue
+			log="$out/robustness-$t.log"
+			[ "$t" = hostile ] && log="$out/robustness.log"
+			run_tap "robustness/$t" "$log" /usr/bin/python3 "tests/robustness/${t}_test.py"
+			# the soak's figures: sockets held, inputs, faults, losses, RSS, fds
+			if [ "$t" = soak ]; then
+				grep '^# soak:' "$log" | sed 's/^# /  /'
+			fi
+		done
 		;;
 	fuzz)
 		[ -f tests/fuzz/run.sh ] || continue
@@ -141,7 +154,7 @@ for layer in $layers; do
 			add 0 1 "sanitized (build failed)"
 			continue
 		fi
-		(cd "$san" && SIO_SANITIZED=1 tests/run.sh unit cli node python robustness) >>"$log" 2>&1
+		(cd "$san" && SIO_SANITIZED=1 tests/run.sh unit cli node python hostile faults) >>"$log" 2>&1
 		last=$(tail -n 1 "$log")
 		p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 		f=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
