@@ -62,6 +62,7 @@ help:
 	@echo "make install  PREFIX=/usr/local DESTDIR= (make uninstall removes it)"
 	@echo "make fuzz     the libFuzzer targets, FUZZ_SECONDS=60 each (FUZZ_TARGETS=fuzz_hub ...)"
 	@echo "make test SANITIZE=address,undefined   everything against sanitized builds"
+	@echo "make bench    sio-hub vs socket.io on Node (BENCH_QUICK=1: a short smoke run)"
 
 # `make deps` installs only what is missing, so it is cheap to call often.
 # .deps-ok records a finished run; remove it to check again.
@@ -105,6 +106,13 @@ fuzz: .deps-ok
 lint:
 	shellcheck tests/*.sh tests/cli/*.sh tests/fuzz/run.sh
 	mandoc -Tlint -Wwarning man/*.[17]
+
+# The benchmark (tests/bench/README.md); BENCH_* variables pass through.
+.PHONY: bench
+tests/bench/siobench: tests/bench/siobench.c
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $<
+bench: all tests/bench/siobench
+	tests/bench/run.sh
 
 # ---- install ------------------------------------------------------------
 BINDIR := $(PREFIX)/bin

@@ -93,6 +93,7 @@ static struct {
 	long events;
 	int window;
 	double rate;
+	double duration;
 	int rooms;
 	const char *ctl;
 	const char *feed_cmd;
@@ -141,6 +142,7 @@ static uint64_t last_recv_ns, first_send_ns;
 
 /* the send window */
 static long sent_events;	/* events handed to the server so far */
+static bool sending_over;	/* --events or --duration reached */
 static long completed;		/* every event below this reached all its recipients */
 static uint32_t *ring;
 static long ring_size;
@@ -890,6 +892,12 @@ stream_seq(long g)
 static long
 allowed(void)
 {
+	if (opt.duration > 0 && first_send_ns && secs(now_ns - first_send_ns) >= opt.duration)
+		sending_over = true;
+	if (sent_events >= opt.events)
+		sending_over = true;
+	if (sending_over)
+		return 0;
 	long a = completed + opt.window - sent_events;
 	if (opt.events - sent_events < a)
 		a = opt.events - sent_events;
@@ -905,11 +913,11 @@ static void
 pump(void)
 {
 	now_ns = mono();
+	if (!first_send_ns)
+		first_send_ns = now_ns;
 	long a = allowed();
 	if (a <= 0)
 		return;
-	if (!first_send_ns)
-		first_send_ns = now_ns;
 	char line[256];
 	if (relay_mode) {
 		if (pub->state != C_READY || pub->wlen - pub->woff > 65536)
@@ -1074,7 +1082,8 @@ usage(void)
 	    "  --clients N                     receiving clients (100)\n"
 	    "  --src-addrs N --src-base ADDR   source addresses 127.0.0.2 .. (4)\n"
 	    "  --mode relay|pipe|rooms|idle    who sends: a publisher client, a feeder, none\n"
-	    "  --events K --window W --rate R  events, events in flight, events/s (0: flat out)\n"
+	    "  --events K --window W --rate R  events at most, events in flight, events/s (0: flat out)\n"
+	    "  --duration S                    stop sending after S seconds (then wait for delivery)\n"
 	    "  --rooms R                       clients i in room r(i mod R); the query has room=\n"
 	    "  --ctl SOCK                      join the rooms through sio-hub's control socket\n"
 	    "  --feed-cmd CMD | --feed-fifo P  where NDJSON events go (pipe, rooms)\n"
@@ -1103,6 +1112,7 @@ main(int argc, char **argv)
 		else if (ARG("--events")) opt.events = atol(v);
 		else if (ARG("--window")) opt.window = atoi(v);
 		else if (ARG("--rate")) opt.rate = atof(v);
+		else if (ARG("--duration")) opt.duration = atof(v);
 		else if (ARG("--rooms")) opt.rooms = atoi(v);
 		else if (ARG("--ctl")) opt.ctl = v;
 		else if (ARG("--feed-cmd")) opt.feed_cmd = v;
@@ -1237,7 +1247,7 @@ main(int argc, char **argv)
 				last_delivered = delivered;
 				last_progress = now_ns;
 			}
-			if (completed >= opt.events)
+			if (completed >= opt.events || (sending_over && completed >= sent_events))
 				break;
 			if (secs(now_ns - last_progress) > opt.stall) {
 				say("no progress for %.0fs: %ld of %ld events sent, %ld complete",
@@ -1284,6 +1294,15 @@ main(int argc, char **argv)
 	}
 
 	/* ---- results ---- */
+	/* what each client should have had of the events that were sent */
+	for (int i = 0; i < opt.nclients && !idle; i++) {
+		struct conn *c = &conns[i];
+		if (rooms_mode)
+			c->expect = (uint32_t)(sent_events / opt.rooms +
+			    ((long)c->room < sent_events % opt.rooms));
+		else
+			c->expect = (uint32_t)sent_events;
+	}
 	uint64_t expected = 0;
 	for (int i = 0; i < opt.nclients; i++)
 		expected += conns[i].expect;
@@ -1315,7 +1334,7 @@ main(int argc, char **argv)
 	double cpu_per_m = delivered ? (server_cpu + aux_cpu) / (double)delivered * 1e6 : 0;
 
 	printf("{\"server\":\"%s\",\"scenario\":\"%s\",\"mode\":\"%s\",\"clients\":%d,"
-	    "\"events\":%ld,\"window\":%d,\"rate\":%g,\"rooms\":%d,"
+	    "\"events\":%ld,\"duration\":%g,\"window\":%d,\"rate\":%g,\"rooms\":%d,"
 	    "\"connected\":%ld,\"connect_s\":%.3f,\"failed\":%ld,"
 	    "\"sent\":%ld,\"expected\":%" PRIu64 ",\"delivered\":%" PRIu64 ","
 	    "\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64 ","
@@ -1329,7 +1348,7 @@ main(int argc, char **argv)
 	    "\"rss_base_kb\":%ld,\"rss_conn_kb\":%ld,\"rss_end_kb\":%ld,\"rss_peak_kb\":%ld,"
 	    "\"rss_after_wave_kb\":%ld,\"rss_per_conn_b\":%.0f,"
 	    "\"slab_per_conn_b\":%.0f,\"tcp_mem_per_conn_b\":%.0f}\n",
-	    opt.server, opt.label, opt.mode, opt.nclients, opt.events, opt.window, opt.rate,
+	    opt.server, opt.label, opt.mode, opt.nclients, opt.events, opt.duration, opt.window, opt.rate,
 	    opt.rooms, connected, secs(connect_ns), n_failed,
 	    sent_events, expected, delivered, lost, dups, reordered, unexpected, bad_events,
 	    n_disconnects, n_server_disconnects, n_pings,
