@@ -109,6 +109,9 @@ if command -v gnuplot >/dev/null; then
 	     ($a.p50_us // 0) / 1000, ($a.p99_us // 0) / 1000, ($a.p999_us // 0) / 1000,
 	     ($b.p50_us // 0) / 1000, ($b.p99_us // 0) / 1000, ($b.p999_us // 0) / 1000,
 	     ($a.cpu_s_per_M // 0), ($b.cpu_s_per_M // 0)] | @tsv' "$RES" >"$DIR/chart.dat"
-	gnuplot -c "$HERE/chart.gp" "$DIR/chart.dat" "$DIR/chart.svg" "$(sed -n 1p "$DIR/command.txt" | tr -d '#')" &&
-		echo && echo "chart: $DIR/chart.svg"
+	if [ -s "$DIR/chart.dat" ] && gnuplot -c "$HERE/chart.gp" "$DIR/chart.dat" \
+		"$DIR/chart.svg" "$(sed -n 1p "$DIR/command.txt" | tr -d '#')"; then
+		echo
+		echo "chart: $DIR/chart.svg"
+	fi
 fi

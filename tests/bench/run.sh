@@ -11,7 +11,7 @@
 #   BENCH_N              clients for every scenario, overriding each one's own
 #   BENCH_DURATION       seconds of sending in the throughput scenarios [20]
 #   BENCH_HOLD           seconds the idle scenarios hold their clients [30]
-#   BENCH_RATE           events/s of the latency scenario [5, × N clients]
+#   BENCH_RATE           events/s of the latency scenario [2, × N clients]
 #   BENCH_WINDOW         events in flight in the throughput scenarios [64]
 #   BENCH_PING_INTERVAL, BENCH_PING_TIMEOUT   both servers [5000, 20000]
 #   BENCH_SERVER_CPU, BENCH_GEN_CPU           cores for taskset [1, 0]
@@ -35,7 +35,7 @@ else
 fi
 SCENARIOS=${BENCH_SCENARIOS:-$DEF_SCEN}
 SERVERS=${BENCH_SERVERS:-sio node}
-RATE=${BENCH_RATE:-5}
+RATE=${BENCH_RATE:-2}
 WINDOW=${BENCH_WINDOW:-64}
 PING_INTERVAL=${BENCH_PING_INTERVAL:-5000}
 PING_TIMEOUT=${BENCH_PING_TIMEOUT:-20000}
@@ -66,8 +66,11 @@ for f in cmd/sio-hub cmd/sio-emit $B/siobench; do
 	[ -x "$f" ] || { say "$f is not built (run it through make bench)"; exit 1; }
 done
 
-# 19,000 clients need as many descriptors in the generator and the server.
+# 19,000 clients need as many descriptors in the generator and the server
+# (dash and bash both have ulimit -n).
+# shellcheck disable=SC3045
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# shellcheck disable=SC3045
 say "open files: $(ulimit -n)"
 
 mkdir -p "$OUT"
@@ -157,7 +160,7 @@ scenario() {
 		;;
 	rooms10k)
 		MODE=rooms N=10000
-		ARGS="--duration $DUR --events 10000000 --window $((WINDOW * 4)) --rooms 100"
+		ARGS="--duration $DUR --events 10000000 --window $((WINDOW * 16)) --rooms 100"
 		;;
 	idle10k | idle19k)
 		MODE=idle N=10000

@@ -1157,6 +1157,10 @@ main(int argc, char **argv)
 
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (rl.rlim_cur < (rlim_t)opt.nclients + 32)
 		die("ulimit -n is %lu, %d clients need more", (unsigned long)rl.rlim_cur,
 		    opt.nclients);
@@ -1294,6 +1298,13 @@ main(int argc, char **argv)
 	}
 
 	/* ---- results ---- */
+	double load1 = -1;
+	FILE *lf = fopen("/proc/loadavg", "r");
+	if (lf) {
+		if (fscanf(lf, "%lf", &load1) != 1)
+			load1 = -1;
+		fclose(lf);
+	}
 	/* what each client should have had of the events that were sent */
 	for (int i = 0; i < opt.nclients && !idle; i++) {
 		struct conn *c = &conns[i];
@@ -1347,7 +1358,7 @@ main(int argc, char **argv)
 	    "\"server_cpu_pct\":%.1f,\"gen_cpu_pct\":%.1f,"
 	    "\"rss_base_kb\":%ld,\"rss_conn_kb\":%ld,\"rss_end_kb\":%ld,\"rss_peak_kb\":%ld,"
 	    "\"rss_after_wave_kb\":%ld,\"rss_per_conn_b\":%.0f,"
-	    "\"slab_per_conn_b\":%.0f,\"tcp_mem_per_conn_b\":%.0f}\n",
+	    "\"slab_per_conn_b\":%.0f,\"tcp_mem_per_conn_b\":%.0f,\"loadavg\":%.2f}\n",
 	    opt.server, opt.label, opt.mode, opt.nclients, opt.events, opt.duration, opt.window, opt.rate,
 	    opt.rooms, connected, secs(connect_ns), n_failed,
 	    sent_events, expected, delivered, lost, dups, reordered, unexpected, bad_events,
@@ -1358,7 +1369,7 @@ main(int argc, char **argv)
 	    server_cpu, aux_cpu, cpu_per_m,
 	    wall > 0 ? 100.0 * (server_cpu + aux_cpu) / wall : 0,
 	    wall > 0 ? 100.0 * gen_cpu / wall : 0,
-	    rss_base, rss_conn, rss_end, hwm, rss_after, per_conn_b, slab_b, tcpmem_b);
+	    rss_base, rss_conn, rss_end, hwm, rss_after, per_conn_b, slab_b, tcpmem_b, load1);
 	say("%" PRIu64 " delivered (%.0f/s), lost %" PRIu64 " dup %" PRIu64 " reordered %" PRIu64
 	    ", p50 %.0fus p99 %.0fus, %ld disconnects",
 	    delivered, delivered ? (double)delivered / active : 0, lost, dups, reordered,
