@@ -26,7 +26,7 @@ $(sed -n 1p "$DIR/command.txt" 2>/dev/null)
 Delivery: messages delivered to clients per second, latency from the
 send timestamp to the client's read (ms), lost+duplicated+reordered
 messages, clients dropped by the server, generator CPU (100% = the
-generator is the bottleneck).
+generator is the bottleneck; marked ! from 90%).
 
 EOF
 rows "msgs_per_s p50_us p99_us p999_us lost duplicated reordered disconnects gen_cpu_pct unexpected" |
@@ -35,6 +35,7 @@ function r(a, b) { return (a == "-" || b == "-" || b == 0) ? "-" : sprintf("%.2f
 function ms(v) { return v == "-" ? "-" : sprintf("%.2f", v / 1000) }
 function k(v) { return v == "-" ? "-" : sprintf("%.0fk", v / 1000) }
 function bad(a, b, c, d) { return a == "-" ? "-" : a + b + c + d }
+function gen(v) { return v == "-" ? "-" : (v >= 90 ? v "!" : v) }
 BEGIN {
 	printf "%-11s %6s | %9s %9s %6s | %-21s | %-21s | %-9s | %-7s | %s\n",
 		"scenario", "N", "sio/s", "node/s", "ratio", "sio p50/p99/p99.9", "node p50/p99/p99.9",
@@ -44,7 +45,7 @@ BEGIN {
 	if ($3 == "0" && $4 == "0") next	# idle: in the table below
 	printf "%-11s %6s | %9s %9s %6s | %6s %6s %7s | %6s %6s %7s | %4s/%-4s | %3s/%-3s | %s/%s\n",
 		$1, $2, k($3), k($4), r($3, $4), ms($5), ms($7), ms($9), ms($6), ms($8), ms($10),
-		bad($11, $13, $15, $21), bad($12, $14, $16, $22), $17, $18, $19, $20
+		bad($11, $13, $15, $21), bad($12, $14, $16, $22), $17, $18, gen($19), gen($20)
 }'
 
 cat <<'EOF'

@@ -1075,7 +1075,7 @@ run_for(double seconds)
 }
 
 static void
-usage(void)
+usage(int status)
 {
 	fputs("usage: siobench [options]\n"
 	    "  --host ADDR --port N --path P   the server (127.0.0.1 3000 /socket.io/)\n"
@@ -1091,8 +1091,9 @@ usage(void)
 	    "  --hold S --settle S --stall S   idle time; wait after a wave; give up after S without progress\n"
 	    "  --wave                          disconnect everyone at the end and measure RSS after --settle\n"
 	    "  --concurrency N                 handshakes in flight (256)\n"
-	    "  --label L --server NAME         written into the results\n", stderr);
-	exit(64);
+	    "  --label L --server NAME         written into the results\n",
+	    status ? stderr : stdout);
+	exit(status);
 }
 
 int
@@ -1127,12 +1128,13 @@ main(int argc, char **argv)
 		else if (ARG("--pid")) {
 			const char *eq = strchr(v, '=');
 			if (!eq || opt.npids == MAX_PIDS - 1)
-				usage();
+				usage(64);
 			opt.pid_names[opt.npids] = strndup(v, (size_t)(eq - v));
 			opt.pids[opt.npids++] = atoi(eq + 1);
 		} else if (!strcmp(a, "--wave")) opt.wave = true;
 		else if (!strcmp(a, "--quiet")) opt.quiet = true;
-		else usage();
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage(0);
+		else usage(64);
 #undef ARG
 	}
 	relay_mode = !strcmp(opt.mode, "relay");
@@ -1140,9 +1142,9 @@ main(int argc, char **argv)
 	feed_mode = rooms_mode || !strcmp(opt.mode, "pipe");
 	bool idle = !strcmp(opt.mode, "idle");
 	if (!relay_mode && !feed_mode && !idle)
-		usage();
+		usage(64);
 	if (opt.nclients < 1 || opt.naddrs < 1 || opt.window < 1 || opt.events < 0)
-		usage();
+		usage(64);
 	if (rooms_mode && (opt.rooms < 1 || opt.rooms > 65536))
 		die("--mode rooms needs --rooms 1..65536");
 	if (feed_mode && !opt.feed_cmd && !opt.feed_fifo)
