@@ -50,6 +50,27 @@ BEGIN {
 
 cat <<'EOF'
 
+Fan-out (ms): per event, from its send to the first recipient's read
+(the server's own delay), and from the first recipient's read to the
+last one's (how long the server and the generator take to go through
+every recipient's socket).
+
+EOF
+rows "first_p50_us first_p99_us spread_p50_us spread_p99_us msgs_per_s" |
+awk -F'\t' '
+function ms(v) { return v == "-" ? "-" : sprintf("%.2f", v / 1000) }
+BEGIN {
+	printf "%-11s %6s | %-17s | %-17s | %-17s | %-17s\n", "scenario", "N",
+		"sio first p50/p99", "node first", "sio spread", "node spread"
+}
+{
+	if ($11 == "0" && $12 == "0") next
+	printf "%-11s %6s | %8s %8s | %8s %8s | %8s %8s | %8s %8s\n", $1, $2,
+		ms($3), ms($5), ms($4), ms($6), ms($7), ms($9), ms($8), ms($10)
+}'
+
+cat <<'EOF'
+
 Cost: server CPU seconds per million delivered messages (sio-hub plus
 sio-emit in pipe and rooms; node alone, which reads its stdin itself),
 peak RSS (MB), RSS per connection after connecting (KB) and the kernel's

@@ -145,12 +145,18 @@ static long sent_events;	/* events handed to the server so far */
 static bool sending_over;	/* --events or --duration reached */
 static long completed;		/* every event below this reached all its recipients */
 static uint32_t *ring;
+static uint64_t *ring_first;	/* when the event's first recipient read it */
 static long ring_size;
 
 /* latency histogram, microseconds, log-linear with 64 sub-buckets */
 #define HBUCKETS (64 + 58 * 64)
-static uint64_t hist[HBUCKETS];
-static uint64_t hist_n, lat_max_us, lat_sum_us;
+struct hist {
+	uint64_t b[HBUCKETS];
+	uint64_t n, max_us, sum_us;
+};
+static struct hist lat;		/* every message: send to a client's read */
+static struct hist first_lat;	/* each event: send to its first recipient's read */
+static struct hist spread;	/* each event: first recipient's read to the last one's */
 
 /* the feeder: a pipe or FIFO taking NDJSON lines */
 static int feed_fd = -1;
@@ -230,31 +236,31 @@ hvalue(int b)
 }
 
 static void
-hist_add(uint64_t ns)
+hist_add(struct hist *h, uint64_t ns)
 {
 	uint64_t us = ns / 1000;
-	hist[hbucket(us)]++;
-	hist_n++;
-	lat_sum_us += us;
-	if (us > lat_max_us)
-		lat_max_us = us;
+	h->b[hbucket(us)]++;
+	h->n++;
+	h->sum_us += us;
+	if (us > h->max_us)
+		h->max_us = us;
 }
 
 static double
-hist_pct(double p)
+hist_pct(const struct hist *h, double p)
 {
-	if (!hist_n)
+	if (!h->n)
 		return 0;
-	uint64_t want = (uint64_t)(p / 100.0 * (double)hist_n);
-	if (want >= hist_n)
-		want = hist_n - 1;
+	uint64_t want = (uint64_t)(p / 100.0 * (double)h->n);
+	if (want >= h->n)
+		want = h->n - 1;
 	uint64_t acc = 0;
 	for (int b = 0; b < HBUCKETS; b++) {
-		acc += hist[b];
+		acc += h->b[b];
 		if (acc > want)
 			return (double)hvalue(b);
 	}
-	return (double)lat_max_us;
+	return (double)h->max_us;
 }
 
 /* ---- /proc -------------------------------------------------------------- */
@@ -334,6 +340,60 @@ sockstat_tcp_mem(void)
 	}
 	fclose(f);
 	return v;
+}
+
+/* /proc/slabinfo (root only): bytes in use per cache */
+#define MAX_SLABS 512
+struct slab {
+	char name[40];
+	long bytes;
+};
+
+static int
+read_slabs(struct slab *out)
+{
+	char line[512];
+	FILE *f = fopen("/proc/slabinfo", "r");
+	if (!f)
+		return 0;
+	int n = 0;
+	while (n < MAX_SLABS && fgets(line, sizeof line, f)) {
+		long active, num, size;
+		if (sscanf(line, "%39s %ld %ld %ld", out[n].name, &active, &num, &size) != 4)
+			continue;	/* the headers */
+		out[n++].bytes = active * size;
+	}
+	fclose(f);
+	return n;
+}
+
+static int
+by_bytes_desc(const void *a, const void *b)
+{
+	long x = ((const struct slab *)a)->bytes, y = ((const struct slab *)b)->bytes;
+	return (x < y) - (x > y);
+}
+
+/* The caches that grew most between two readings, per connection, as
+ * JSON members "name":bytes. */
+static void
+slab_growth(char *out, size_t cap, struct slab *before, int nb, struct slab *after, int na,
+    long nconn)
+{
+	size_t len = 0;
+	out[0] = 0;
+	if (nconn <= 0 || !nb || !na)
+		return;
+	for (int i = 0; i < na; i++)
+		for (int j = 0; j < nb; j++)
+			if (!strcmp(after[i].name, before[j].name)) {
+				after[i].bytes -= before[j].bytes;
+				break;
+			}
+	qsort(after, (size_t)na, sizeof *after, by_bytes_desc);
+	for (int i = 0; i < na && i < 8 && after[i].bytes > 0; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s\"%s\":%ld", i ? "," : "",
+		    after[i].name, after[i].bytes / nconn);
 }
 
 struct snap {
@@ -500,10 +560,10 @@ advance_window(void)
 {
 	while (completed < sent_events) {
 		uint32_t need = rooms_mode ? room_size[completed % opt.rooms] : (uint32_t)opt.nclients;
-		uint32_t *slot = &ring[completed % ring_size];
-		if (*slot < need)
+		long i = completed % ring_size;
+		if (ring[i] < need)
 			break;
-		*slot = 0;
+		ring[i] = 0;
 		completed++;
 	}
 }
@@ -536,9 +596,16 @@ on_event(struct conn *c, const char *p, size_t len)
 	else
 		c->max_seen = s;
 	delivered++;
-	hist_add(now_ns > (uint64_t)t ? now_ns - (uint64_t)t : 0);
+	hist_add(&lat, now_ns > (uint64_t)t ? now_ns - (uint64_t)t : 0);
 	if (g >= completed && g < completed + ring_size) {
-		ring[g % ring_size]++;
+		long i = g % ring_size;
+		uint32_t need = rooms_mode ? room_size[g % opt.rooms] : (uint32_t)opt.nclients;
+		if (ring[i]++ == 0) {
+			ring_first[i] = now_ns;
+			hist_add(&first_lat, now_ns > (uint64_t)t ? now_ns - (uint64_t)t : 0);
+		}
+		if (ring[i] == need)
+			hist_add(&spread, now_ns - ring_first[i]);
 		if (g == completed)
 			advance_window();
 	}
@@ -1216,8 +1283,11 @@ main(int argc, char **argv)
 	}
 	ring_size = opt.window;
 	ring = calloc((size_t)ring_size, sizeof *ring);
+	ring_first = calloc((size_t)ring_size, sizeof *ring_first);
 
 	struct snap s_base, s_conn, s_start, s_end;
+	static struct slab slabs0[MAX_SLABS], slabs1[MAX_SLABS];
+	int nslabs0 = read_slabs(slabs0);
 	take_snap(&s_base);
 	say("connecting %d clients from %d source addresses", nconns, opt.naddrs);
 	connect_all();
@@ -1230,7 +1300,10 @@ main(int argc, char **argv)
 	/* let the server settle (lazy frees, a GC) before memory is read */
 	run_for(1.0);
 	take_snap(&s_conn);
+	int nslabs1 = read_slabs(slabs1);
 	long connected = n_ready;
+	char slab_top[1024];
+	slab_growth(slab_top, sizeof slab_top, slabs0, nslabs0, slabs1, nslabs1, connected);
 
 	if (feed_mode)
 		feed_open();
@@ -1356,25 +1429,29 @@ main(int argc, char **argv)
 	    "\"active_s\":%.3f,\"wall_s\":%.3f,\"msgs_per_s\":%.0f,"
 	    "\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,"
 	    "\"max_us\":%" PRIu64 ",\"mean_us\":%.0f,"
+	    "\"first_p50_us\":%.0f,\"first_p99_us\":%.0f,\"spread_p50_us\":%.0f,\"spread_p99_us\":%.0f,"
 	    "\"server_cpu_s\":%.2f,\"aux_cpu_s\":%.2f,\"cpu_s_per_M\":%.3f,"
 	    "\"server_cpu_pct\":%.1f,\"gen_cpu_pct\":%.1f,"
 	    "\"rss_base_kb\":%ld,\"rss_conn_kb\":%ld,\"rss_end_kb\":%ld,\"rss_peak_kb\":%ld,"
 	    "\"rss_after_wave_kb\":%ld,\"rss_per_conn_b\":%.0f,"
-	    "\"slab_per_conn_b\":%.0f,\"tcp_mem_per_conn_b\":%.0f,\"loadavg\":%.2f}\n",
+	    "\"slab_per_conn_b\":%.0f,\"tcp_mem_per_conn_b\":%.0f,"
+	    "\"slab_caches_per_conn_b\":{%s},\"loadavg\":%.2f}\n",
 	    opt.server, opt.label, opt.mode, opt.nclients, opt.events, opt.duration, opt.window, opt.rate,
 	    opt.rooms, connected, secs(connect_ns), n_failed,
 	    sent_events, expected, delivered, lost, dups, reordered, unexpected, bad_events,
 	    n_disconnects, n_server_disconnects, n_pings,
 	    active, wall, delivered ? (double)delivered / active : 0,
-	    hist_pct(50), hist_pct(90), hist_pct(99), hist_pct(99.9), lat_max_us,
-	    hist_n ? (double)lat_sum_us / (double)hist_n : 0,
+	    hist_pct(&lat, 50), hist_pct(&lat, 90), hist_pct(&lat, 99), hist_pct(&lat, 99.9),
+	    lat.max_us, lat.n ? (double)lat.sum_us / (double)lat.n : 0,
+	    hist_pct(&first_lat, 50), hist_pct(&first_lat, 99),
+	    hist_pct(&spread, 50), hist_pct(&spread, 99),
 	    server_cpu, aux_cpu, cpu_per_m,
 	    wall > 0 ? 100.0 * (server_cpu + aux_cpu) / wall : 0,
 	    wall > 0 ? 100.0 * gen_cpu / wall : 0,
-	    rss_base, rss_conn, rss_end, hwm, rss_after, per_conn_b, slab_b, tcpmem_b, load1);
+	    rss_base, rss_conn, rss_end, hwm, rss_after, per_conn_b, slab_b, tcpmem_b, slab_top, load1);
 	say("%" PRIu64 " delivered (%.0f/s), lost %" PRIu64 " dup %" PRIu64 " reordered %" PRIu64
 	    ", p50 %.0fus p99 %.0fus, %ld disconnects",
 	    delivered, delivered ? (double)delivered / active : 0, lost, dups, reordered,
-	    hist_pct(50), hist_pct(99), n_disconnects);
+	    hist_pct(&lat, 50), hist_pct(&lat, 99), n_disconnects);
 	return 0;
 }
