@@ -104,7 +104,7 @@ fuzz: .deps-ok
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 lint:
-	shellcheck tests/*.sh tests/cli/*.sh tests/fuzz/run.sh
+	shellcheck tests/*.sh tests/cli/*.sh tests/fuzz/run.sh tests/bench/*.sh
 	mandoc -Tlint -Wwarning man/*.[17]
 
 # The benchmark (tests/bench/README.md); BENCH_* variables pass through.
@@ -165,7 +165,7 @@ uninstall:
 
 clean:
 	rm -f lib/*.o lib/*.d cmd/*.o cmd/*.d lib/libsio.a lib/libsio.so lib/$(SONAME) \
-		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok $(DEMO_JS)
+		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok $(DEMO_JS) tests/bench/siobench
 	rm -rf tests/fuzz/build
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNIT_SRC:.c=.d)

@@ -35,6 +35,7 @@ function r(a, b) { return (a == "-" || b == "-" || b == 0) ? "-" : sprintf("%.2f
 function ms(v) { return v == "-" ? "-" : sprintf("%.2f", v / 1000) }
 function k(v) { return v == "-" ? "-" : sprintf("%.0fk", v / 1000) }
 function bad(a, b, c, d) { return a == "-" ? "-" : a + b + c + d }
+function none(v) { return v == "-" || v == "0" }
 function gen(v) { return v == "-" ? "-" : (v >= 90 ? v "!" : v) }
 BEGIN {
 	printf "%-11s %6s | %9s %9s %6s | %-21s | %-21s | %-9s | %-7s | %s\n",
@@ -42,7 +43,7 @@ BEGIN {
 		"bad s/n", "drops", "gen% s/n"
 }
 {
-	if ($3 == "0" && $4 == "0") next	# idle: in the table below
+	if (none($3) && none($4)) next	# idle: in the table below
 	printf "%-11s %6s | %9s %9s %6s | %6s %6s %7s | %6s %6s %7s | %4s/%-4s | %3s/%-3s | %s/%s\n",
 		$1, $2, k($3), k($4), r($3, $4), ms($5), ms($7), ms($9), ms($6), ms($8), ms($10),
 		bad($11, $13, $15, $21), bad($12, $14, $16, $22), $17, $18, gen($19), gen($20)
@@ -59,12 +60,13 @@ EOF
 rows "first_p50_us first_p99_us spread_p50_us spread_p99_us msgs_per_s" |
 awk -F'\t' '
 function ms(v) { return v == "-" ? "-" : sprintf("%.2f", v / 1000) }
+function none(v) { return v == "-" || v == "0" }
 BEGIN {
 	printf "%-11s %6s | %-17s | %-17s | %-17s | %-17s\n", "scenario", "N",
 		"sio first p50/p99", "node first", "sio spread", "node spread"
 }
 {
-	if ($11 == "0" && $12 == "0") next
+	if (none($11) && none($12)) next
 	printf "%-11s %6s | %8s %8s | %8s %8s | %8s %8s | %8s %8s\n", $1, $2,
 		ms($3), ms($5), ms($4), ms($6), ms($7), ms($9), ms($8), ms($10)
 }'
