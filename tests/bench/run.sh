@@ -24,8 +24,8 @@ B=tests/bench
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	DEF_SCEN="relay1k pipe1k rooms10k idle10k latency10k"
-	DUR=${BENCH_DURATION:-3}
-	HOLD=${BENCH_HOLD:-6}
+	DUR=${BENCH_DURATION:-2}
+	HOLD=${BENCH_HOLD:-5}
 	SETTLE=2
 else
 	DEF_SCEN="relay1k relay10k pipe1k rooms10k idle10k idle19k latency10k"
@@ -87,6 +87,14 @@ RES=$OUT/results.jsonl
 	echo "# load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/command.txt"
 cat "$OUT/command.txt" >&2
+
+# First, that the generator sees losses, duplicates and reordering.
+if ! BENCH_PORT=$((PORT + 100)) $B/selftest.sh >"$OUT/selftest.txt" 2>&1; then
+	cat "$OUT/selftest.txt" >&2
+	say "siobench self-test failed"
+	exit 1
+fi
+say "siobench self-test: $(tail -n 1 "$OUT/selftest.txt")"
 
 WORK=$(mktemp -d /tmp/sio-bench.XXXXXX)
 SPID=""

@@ -1398,6 +1398,10 @@ main(int argc, char **argv)
 	double wall = secs(s_end.ns - s_start.ns);
 	double active = first_send_ns && last_recv_ns > first_send_ns ?
 	    secs(last_recv_ns - first_send_ns) : wall;
+	/* paced: K events take K/rate seconds, not the (K-1)/rate between
+	 * the first and the last */
+	if (opt.rate > 0 && (double)sent_events / opt.rate > active)
+		active = (double)sent_events / opt.rate;
 	double server_cpu = 0, aux_cpu = 0;
 	for (int i = 0; i < opt.npids; i++) {
 		double d = s_end.cpu[i] - s_start.cpu[i];

@@ -26,10 +26,21 @@ io.on("connection", (socket) => {
   if (relay) socket.onAny((event, ...args) => socket.broadcast.emit(event, ...args));
 });
 
+// --fault drop|dup|reorder spoils every 100th stdin event, so that
+// selftest.sh can see siobench count what it should.
+const fault = arg("--fault", "");
+let nline = 0, held = null;
+const emit = (m) => (m.to ? io.to(m.to) : io).emit(m.event, ...(m.data || []));
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   if (!line) return;
   const m = JSON.parse(line);
-  (m.to ? io.to(m.to) : io).emit(m.event, ...(m.data || []));
+  if (fault && ++nline % 100 === 0) {
+    if (fault === "drop") return;
+    if (fault === "dup") emit(m);
+    if (fault === "reorder") { held = m; return; }
+  }
+  emit(m);
+  if (held) { emit(held); held = null; }
 });
 process.on("SIGTERM", () => process.exit(0));
 console.error("node socket.io ready on port", arg("--port", 3000));
