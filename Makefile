@@ -64,6 +64,7 @@ help:
 	@echo "make install  PREFIX=/usr/local DESTDIR= (make uninstall removes it)"
 	@echo "make fuzz     the libFuzzer targets, FUZZ_SECONDS=60 each (FUZZ_TARGETS=fuzz_hub ...)"
 	@echo "make test SANITIZE=address,undefined   everything against sanitized builds"
+	@echo "make bench    sio-hub vs socket.io on Node (BENCH_QUICK=1: a short smoke run)"
 
 # `make deps` installs only what is missing, so it is cheap to call often.
 # .deps-ok records a finished run; remove it to check again.
@@ -105,8 +106,15 @@ fuzz: .deps-ok
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 lint:
-	shellcheck tests/*.sh tests/cli/*.sh tests/fuzz/run.sh
+	shellcheck tests/*.sh tests/cli/*.sh tests/fuzz/run.sh tests/bench/*.sh
 	mandoc -Tlint -Wwarning man/*.[17]
+
+# The benchmark (tests/bench/README.md); BENCH_* variables pass through.
+.PHONY: bench
+tests/bench/siobench: tests/bench/siobench.c
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $<
+bench: all tests/bench/siobench
+	tests/bench/run.sh
 
 # ---- install ------------------------------------------------------------
 BINDIR := $(PREFIX)/bin
@@ -159,7 +167,7 @@ uninstall:
 
 clean:
 	rm -f lib/*.o lib/*.d cmd/*.o cmd/*.d lib/libsio.a lib/libsio.so lib/$(SONAME) \
-		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok $(DEMO_JS)
+		$(BINS) $(UNIT_BINS) tests/unit/*.d .deps-ok $(DEMO_JS) tests/bench/siobench
 	rm -rf tests/fuzz/build
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNIT_SRC:.c=.d)
