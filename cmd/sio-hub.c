@@ -56,6 +56,10 @@ static const char usage_limits[] =
 "      --max-packets N        packets in one polling payload (default 10000)\n"
 "      --max-attachments N    binary attachments in one packet (default 10, at most 10)\n"
 "      --max-depth N          JSON nesting in a client's packet (default 1000)\n"
+"      --max-control-line BYTES  longest control-socket line (default: twice\n"
+"                             --max-payload plus 65536)\n"
+"      --max-listener-output BYTES  unread output before a listener misses\n"
+"                             events, counted (default 8388608)\n"
 "      --tls-cert FILE        serve https and wss with this PEM certificate chain\n"
 "      --tls-key FILE         and this PEM private key (both reloaded on SIGHUP)\n"
 "      --tls-handshake-timeout MS  close peers that have not finished the TLS\n"
@@ -120,6 +124,8 @@ static const struct option longopts[] = {
 	{ "max-packets", required_argument, NULL, OPT_LONG },
 	{ "max-attachments", required_argument, NULL, OPT_LONG },
 	{ "max-depth", required_argument, NULL, OPT_LONG },
+	{ "max-control-line", required_argument, NULL, OPT_LONG },
+	{ "max-listener-output", required_argument, NULL, OPT_LONG },
 	{ "allow-origin", required_argument, NULL, OPT_LONG },
 	{ "control-group", required_argument, NULL, OPT_LONG },
 	{ "jwt-alg", required_argument, NULL, OPT_LONG },

@@ -91,6 +91,8 @@ static const struct {
 	{ "max-packets", 1, 10000000, offsetof(struct sio_hub_config, max_packets), false },
 	{ "max-attachments", 0, SIO_MAX_ATTACHMENTS, offsetof(struct sio_hub_config, max_attachments), false },
 	{ "jwt-leeway", 0, 86400, offsetof(struct sio_hub_config, jwt_leeway), false },
+	{ "max-control-line", 0, 1L << 32, offsetof(struct sio_hub_config, max_control_line), true },
+	{ "max-listener-output", 65536, 1L << 34, offsetof(struct sio_hub_config, max_listener_output), true },
 	{ "max-depth", 1, 100000, offsetof(struct sio_hub_config, max_depth), false },
 };
 

@@ -19,7 +19,7 @@ in_limit(struct sio_conn *c)
 {
 	const struct sio_hub_config *cfg = sio_hub_cfg(c->hub);
 	if (c->mode == SIO_CONN_CTL)	/* ctl.c refuses longer lines itself */
-		return cfg->max_payload * 2 + 65536 + 2 * READ_CHUNK;
+		return sio_hub_max_control_line(cfg) + 2 * READ_CHUNK;
 	return cfg->max_payload + cfg->max_header_bytes + READ_CHUNK;
 }
 

@@ -26,9 +26,6 @@
 
 #define CTL_MAX_DEPTH 64
 #define CTL_MAX_TARGETS 1024
-/* A subscriber with this much unwritten output gets no more events until
- * it drains; what it misses is counted and reported to it. */
-#define SUB_MAX_QUEUED (8u << 20)
 /* Lines a group member may hold unconfirmed: what it holds when it dies
  * goes to another member. */
 #define GROUP_WINDOW 64
@@ -645,7 +642,9 @@ deliver(struct ctl_client *cl, struct sio_rc *line)
 		group_take(cl, line);
 		return;
 	}
-	if (cl->conn->out.bytes > SUB_MAX_QUEUED) {
+	/* A subscriber this far behind gets no more events until it drains;
+	 * what it misses is counted and reported to it. */
+	if (cl->conn->out.bytes > sio_hub_cfg(cl->ctl->hub)->max_listener_output) {
 		cl->dropped++;
 		sio_hub_stats(cl->ctl->hub)->listener_drops++;
 		return;
@@ -1260,7 +1259,7 @@ sio_ctl_process(struct sio_conn *c)
 {
 	struct ctl_client *cl = (struct ctl_client *)c->ctl;
 	size_t off = 0;
-	size_t max = sio_hub_cfg(c->hub)->max_payload * 2 + 65536;
+	size_t max = sio_hub_max_control_line(sio_hub_cfg(c->hub));
 
 	if (cl->skipping) {
 		char *nl = memchr(c->in.data, '\n', c->in.len);
@@ -1280,7 +1279,15 @@ sio_ctl_process(struct sio_conn *c)
 		char *nl = memchr(c->in.data + off, '\n', c->in.len - off);
 		if (!nl)
 			break;
-		handle_line(cl, c->in.data + off, (size_t)(nl - (c->in.data + off)));
+		size_t len = (size_t)(nl - (c->in.data + off));
+		if (len > max) {
+			/* Whole but too long: the same answer as one still coming. */
+			struct req r = { "", 0, NULL, NULL, 0 };
+			cl->line++;
+			answer_error(cl, &r, "limit", "line longer than %zu bytes", max);
+		} else {
+			handle_line(cl, c->in.data + off, len);
+		}
 		off = (size_t)(nl - c->in.data) + 1;
 	}
 	sio_buf_consume(&c->in, off);

@@ -100,6 +100,7 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->http_timeout = 30000;
 	cfg->max_output = 16u << 20;
 	cfg->max_output_soft = 4u << 20;
+	cfg->max_listener_output = 8u << 20;
 	cfg->max_output_soft_time = 20000;
 	cfg->max_packets = 10000;
 	cfg->max_attachments = 10;
@@ -107,6 +108,13 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->shutdown_timeout = 5000;
 	cfg->tls_handshake_timeout = 10000;
 	cfg->log_level = SIO_LOG_INFO;
+}
+
+size_t
+sio_hub_max_control_line(const struct sio_hub_config *cfg)
+{
+	/* An emit carries a payload of up to max_payload, escaped in JSON. */
+	return cfg->max_control_line ? cfg->max_control_line : cfg->max_payload * 2 + 65536;
 }
 
 void

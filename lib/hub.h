@@ -60,6 +60,8 @@ struct sio_hub_config {
 	unsigned max_attachments;	/* binary attachments of one Socket.IO packet */
 	unsigned max_depth;		/* JSON nesting in a client's packet */
 	const char *control_group;	/* group that may use the control socket too */
+	size_t max_control_line;	/* bytes; 0: twice max_payload plus 64 KiB */
+	size_t max_listener_output;	/* unwritten bytes before a listener misses events */
 	const char *jwt_alg;		/* CONNECT must carry a token this verifies */
 	const char *jwt_key;
 	int jwt_leeway;			/* seconds of clock skew allowed */
@@ -72,6 +74,9 @@ struct sio_hub_config {
 	char **owned;			/* strings the config owns (conf.c) */
 	size_t nowned;
 };
+
+/* The longest control line accepted (max_control_line, or its default). */
+size_t sio_hub_max_control_line(const struct sio_hub_config *cfg);
 
 /* Sets the defaults; the config owns nothing yet. */
 void sio_hub_config_defaults(struct sio_hub_config *cfg);

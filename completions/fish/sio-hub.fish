@@ -44,6 +44,8 @@ complete -c sio-hub -l jwt-key -r -F -d 'The HS256 secret or the RS256/ES256 pub
 complete -c sio-hub -l jwt-leeway -x -a 0 -d 'Clock skew allowed for exp and nbf (default 0)'
 complete -c sio-hub -l max-headers -x -a 100 -d 'Header lines in one HTTP request (default 100)'
 complete -c sio-hub -l shutdown-timeout -x -a 5000 -d 'On SIGTERM, time to write out what is queued, ms (default 5000)'
+complete -c sio-hub -l max-control-line -x -d 'Longest control-socket line'
+complete -c sio-hub -l max-listener-output -x -a 8388608 -d 'Unread output before a listener misses events (default 8388608)'
 complete -c sio-hub -l tls-cert -r -F -d 'Serve https and wss with this PEM certificate chain'
 complete -c sio-hub -l tls-key -r -F -d 'PEM private key of the certificate'
 complete -c sio-hub -l tls-handshake-timeout -x -a 10000 -d 'Close peers without a TLS handshake by then, ms (default 10000)'
