@@ -15,9 +15,8 @@ check_eq "a 1,500-byte emit fits in --max-control-line 2000" 0 $?
 "$BIN/sio-emit" big "\"$(pad 3000)\"" >"$DIR/e2.out" 2>"$DIR/e2.err"
 rc=$?
 check "a 3,000-byte one is refused (exit $rc)" test "$rc" -ne 0
-grep -q "line longer than 2000 bytes" "$DIR/e2.err" &&
-	ok "with the limit named: $(head -n 1 "$DIR/e2.err")" ||
-	not_ok "with the limit named" "$(show "$DIR/e2.err")"
+check "with the limit named: $(head -n 1 "$DIR/e2.err")" \
+	grep -q "line longer than 2000 bytes" "$DIR/e2.err"
 
 # A stopped listener and a client sending 1500 events of 10 kB (15 MB).
 "$BIN/sio-listen" --json --events-only >"$DIR/slow.out" 2>"$DIR/slow.err" &
@@ -26,19 +25,7 @@ track "$slow"
 sleep 0.3
 kill -STOP "$slow"
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$HUB_PID/status")
-node -e '
-const { io } = require(process.argv[1]);
-const s = io(process.argv[2], { transports: ["websocket"] });
-const big = "x".repeat(10000);
-s.on("connect", async () => {
-	for (let i = 0; i < 1500; i++) {
-		s.emit("flood", i, big);
-		if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
-	}
-	setTimeout(() => process.exit(0), 500);
-});
-setTimeout(() => process.exit(1), 20000);
-' "$ROOT/tests/interop/node_modules/socket.io-client" "$URL" 2>"$DIR/flood.err"
+flood 1500
 check_eq "a client sends 1500 events of 10 kB" 0 $?
 rss_peak=$(awk '/VmRSS/ {print $2}' "/proc/$HUB_PID/status")
 kill -CONT "$slow"

@@ -309,3 +309,22 @@ done_testing() {
 	echo "# $NFAIL failed"
 	[ "$NFAIL" -eq 0 ]
 }
+
+# flood N: a socket.io-client sends N events "flood" (i, 10 kB) to $URL,
+# pausing 5 ms every 50; returns its exit status (bounded: 20 s)
+flood() {
+	node -e '
+const { io } = require(process.argv[1]);
+const n = Number(process.argv[3]);
+const s = io(process.argv[2], { transports: ["websocket"] });
+const big = "x".repeat(10000);
+s.on("connect", async () => {
+	for (let i = 0; i < n; i++) {
+		s.emit("flood", i, big);
+		if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+	}
+	setTimeout(() => process.exit(0), 500);
+});
+setTimeout(() => process.exit(1), 20000);
+' "$ROOT/tests/interop/node_modules/socket.io-client" "$URL" "$1" 2>"$DIR/flood.err"
+}
