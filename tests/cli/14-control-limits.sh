@@ -43,8 +43,11 @@ check_eq "what it got plus what it missed is all 1500" 1500 "$((got + ${missed:-
 check "it missed most of them, its queue being 64 KiB ($got got, ${missed:-0} missed)" \
 	test "${missed:-0}" -gt 1000
 grow=$((rss_peak - rss_before))
-if [ "$grow" -lt 6144 ]; then
-	ok "the hub grew $grow kB for it (15 MB sent, 64 KiB allowed)"
+# ASan's quarantine keeps freed memory for a while: a looser bound there.
+bound=6144
+[ -n "${SIO_SANITIZED:-}" ] && bound=40960
+if [ "$grow" -lt "$bound" ]; then
+	ok "the hub grew $grow kB for it (15 MB sent, 64 KiB allowed; bound $bound kB)"
 else
 	not_ok "the hub grew $grow kB for it" "before $rss_before kB, peak $rss_peak kB"
 fi
