@@ -120,6 +120,8 @@ void sio_web_process(struct sio_conn *c);
 /* web.c: a parked long-poll was answered; go on with pipelined input. */
 void sio_web_resume(struct sio_conn *c);
 void sio_web_req_reset(struct sio_web_req *r);
+/* Resets and frees the request's buffers: a WebSocket needs them no more. */
+void sio_web_req_release(struct sio_web_req *r);
 /* Header value by lower-case name, or NULL. */
 const char *sio_web_header(const struct sio_web_req *r, const char *name);
 /*

@@ -947,7 +947,7 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 			srv->h->on_open(s, r, srv->user);
 		if (is_ws) {
 			sio_ws_send(c, sio_pkt_from(false, b.data, b.len));
-			sio_web_req_reset(&c->req);
+			sio_web_req_release(&c->req);
 			if (!c->closed)
 				sio_ws_process(c);	/* frames that came with the upgrade */
 		} else {
@@ -985,7 +985,7 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 				respond_error(c, EIO_ERR_BAD_REQUEST);
 				return;
 			}
-			sio_web_req_reset(&c->req);
+			sio_web_req_release(&c->req);
 			sio_ws_close(c, 1008);
 			return;
 		}
@@ -998,7 +998,7 @@ sio_eio_handle(struct sio_eio_server *srv, struct sio_conn *c)
 		ev_timer_init(&s->upgrade_timer, upgrade_timeout_cb,
 		    cfg->upgrade_timeout / 1000.0, 0.);
 		ev_timer_start(sio_hub_loop(srv->hub), &s->upgrade_timer);
-		sio_web_req_reset(&c->req);
+		sio_web_req_release(&c->req);
 		if (!c->closed)
 			sio_ws_process(c);
 		return;

@@ -160,6 +160,15 @@ static const http_parser_settings settings = {
 };
 
 void
+sio_web_req_release(struct sio_web_req *r)
+{
+	sio_web_req_reset(r);
+	sio_buf_free(&r->url);
+	sio_buf_free(&r->headers);
+	sio_buf_free(&r->body);
+}
+
+void
 sio_web_req_reset(struct sio_web_req *r)
 {
 	sio_buf_reset(&r->url);
