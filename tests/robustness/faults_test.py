@@ -696,7 +696,10 @@ def _(R, tmp):
 
 PY_CLIENT = r"""
 import json, sys, socketio
-sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+import logging
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(relativeCreated)d %(message)s")
+sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1,
+                      logger=True, engineio_logger=True)
 out = lambda o: (sys.stdout.write(json.dumps(o) + "\n"), sys.stdout.flush())
 sio.on("connect", lambda: out({"c": 0, "type": "connect", "id": sio.get_sid()}))
 sio.on("disconnect", lambda: out({"c": 0, "type": "disconnect", "reason": "?"}))
@@ -750,7 +753,9 @@ def _(R, tmp):
         for (name, f), m in zip(clients, marks):
             back = f.wait_connected(15, since=m)
             R(back, "round %d (%s): %s clients reconnect by themselves (%.1f s)" % (
-                round_, how.name, name, time.monotonic() - t0), "no connect line in 15 s")
+                round_, how.name, name, time.monotonic() - t0),
+              "no connect line in 15 s; its last lines: %s; stderr: %s" % (
+                  f.lines[-3:], f.stderr[-5:]))
         rc, err = emit(sock, "again", round_)
         check(rc == 0, "sio-emit to the new hub: %d %s" % (rc, err))
         for (name, f), m in zip(clients, marks):
