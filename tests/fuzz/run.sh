@@ -4,7 +4,7 @@
 # Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
 #   SECONDS  how long each target runs (default 60)
 #   TARGET   fuzz_json fuzz_packet fuzz_ctl_input fuzz_hub fuzz_hub_ctl
-#            (default: all of them, one after the other)
+#            fuzz_jwt fuzz_msgjson (default: all of them, one after the other)
 #
 # Needs clang and Debian's libclang-rt-14-dev (libFuzzer, ASan, UBSan).
 # Library sources are compiled with the fuzzer and sanitizer flags into
@@ -30,14 +30,17 @@
 #
 # The targets: fuzz_json (json.c), fuzz_packet (packet.c, pkt.c),
 # fuzz_ctl_input (sio_ctl_input_line), fuzz_hub (a real hub fed HTTP,
-# WebSocket and Engine.IO bytes through socketpairs) and fuzz_hub_ctl (its
-# control socket, with two WebSocket clients to act on). The comment at
+# WebSocket and Engine.IO bytes through socketpairs), fuzz_hub_ctl (its
+# control socket, with two WebSocket clients to act on), fuzz_jwt
+# (sio_jwt_verify under HS256, RS256 and ES256, on raw tokens and on
+# payloads the target signs itself) and fuzz_msgjson (msgjson.c: bytes as
+# MessagePack and as JSON text, converted both ways). The comment at
 # the top of each tests/fuzz/fuzz_*.c says what its input is and what it
 # checks.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-ALL="fuzz_json fuzz_packet fuzz_ctl_input fuzz_hub fuzz_hub_ctl"
+ALL="fuzz_json fuzz_packet fuzz_ctl_input fuzz_hub fuzz_hub_ctl fuzz_jwt fuzz_msgjson"
 secs=60
 case ${1:-} in
 '' | *[!0-9]*) ;;
