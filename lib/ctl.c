@@ -1261,6 +1261,9 @@ sio_ctl_process(struct sio_conn *c)
 	size_t off = 0;
 	size_t max = sio_hub_max_control_line(sio_hub_cfg(c->hub));
 
+	/* Resumed with nothing read: an idle connection has no buffer at all. */
+	if (c->in.len == 0)
+		return;
 	if (cl->skipping) {
 		char *nl = memchr(c->in.data, '\n', c->in.len);
 		if (!nl) {
@@ -1270,7 +1273,7 @@ sio_ctl_process(struct sio_conn *c)
 		off = (size_t)(nl - c->in.data) + 1;
 		cl->skipping = false;
 	}
-	while (!c->closed && !cl->paused) {
+	while (!c->closed && !cl->paused && off < c->in.len) {
 		if (c->out.bytes > CTL_MAX_ANSWERS) {
 			cl->paused_out = true;
 			sio_conn_pause_reading(c, true);

@@ -6,6 +6,9 @@
 # shellcheck source=/dev/null
 . "$(dirname "$0")/lib.sh"
 
+# Under ASan, freed memory would sit in its quarantine and count as RSS.
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0
+export ASAN_OPTIONS
 start_hub --max-control-line 2000 --max-listener-output 65536 ||
 	{ not_ok "sio-hub starts" "$(show "$HUB_LOG")"; exit 1; }
 
