@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/tests/out"
 mkdir -p "$out"
+recap="$out/failures.$$"
+: >"$recap"
+trap 'rm -f "$recap"' EXIT
 layers=${*:-unit cli node python robustness fuzz valgrind sanitized}
 pass=0
 fail=0
@@ -36,6 +39,8 @@ run_tap() { # run_tap LABEL LOG CMD...
 		echo "not ok - $label exited with status $rc" >>"$log"
 	fi
 	[ "$f" -gt 0 ] && { grep '^not ok ' "$log"; tail -n 20 "$log"; } | sed "s|^|  $label: |"
+	# CI shows only the tail of the output: the failures are told again there
+	[ "$f" -gt 0 ] && grep '^not ok ' "$log" | head -n 8 | cut -c1-2000 | sed "s|^|$label: |" >>"$recap"
 	add "$p" "$f" "$label"
 }
 
@@ -163,6 +168,8 @@ for layer in $layers; do
 			echo "  sanitized: no summary line (see $log)"
 		fi
 		[ "$f" -gt 0 ] && grep -E '^  ' "$log" | head -n 40 | sed 's/^/  sanitized:/'
+		[ "$f" -gt 0 ] && sed -n '/^failures again/,$p' "$log" | grep 'not ok' | head -n 8 |
+			cut -c1-2000 | sed 's/^ */sanitized: /' >>"$recap"
 		add "$p" "$f" "sanitized (ASan+UBSan)"
 		;;
 	*)
@@ -171,5 +178,9 @@ for layer in $layers; do
 		;;
 	esac
 done
+if [ -s "$recap" ]; then
+	echo "failures again, for readers of the last lines:"
+	sed 's/^/  /' "$recap"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

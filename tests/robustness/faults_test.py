@@ -751,11 +751,11 @@ def _(R, tmp):
                   port=port, sock=sock)
         t0 = time.monotonic()
         for (name, f), m in zip(clients, marks):
-            back = f.wait_connected(15, since=m)
+            back = f.wait_connected(20, since=m)
             R(back, "round %d (%s): %s clients reconnect by themselves (%.1f s)" % (
                 round_, how.name, name, time.monotonic() - t0),
-              "no connect line in 15 s; its last lines: %s; stderr: %s" % (
-                  f.lines[-3:], f.stderr[-5:]))
+              "no connect line in 20 s; its last lines: %s; stderr: %s; hub log: %s" % (
+                  f.lines[-3:], f.stderr[-12:], hub.log_tail(6)))
         rc, err = emit(sock, "again", round_)
         check(rc == 0, "sio-emit to the new hub: %d %s" % (rc, err))
         for (name, f), m in zip(clients, marks):
