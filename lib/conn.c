@@ -253,7 +253,6 @@ sio_conn_free(struct sio_conn *c)
 	sio_buf_free(&c->req.url);
 	sio_buf_free(&c->req.headers);
 	sio_buf_free(&c->req.body);
-	sio_buf_free(&c->ws_msg);
 	if (c->ws)
 		wslay_event_context_free(c->ws);
 	sio_tls_detach(c);

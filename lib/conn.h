@@ -76,11 +76,11 @@ struct sio_conn {
 	bool resume_pending;		/* pipelined input waits for the loop */
 
 	/* ws */
-	wslay_event_context_ptr ws;
-	const uint8_t *ws_feed;		/* bytes wslay may read next */
-	size_t ws_feed_len;
-	struct sio_buf ws_msg;		/* reassembly of a fragmented message */
+	wslay_event_context_ptr ws;	/* only while wslay holds state (ws.c) */
+	uint64_t ws_left;		/* bytes of the current frame not yet given to wslay */
+	size_t ws_max;			/* the largest message */
 	uint32_t ws_frames;		/* frames of the message being received */
+	bool ws_midmsg;			/* a fragmented message is under way */
 
 	/* a control-socket client (ctl.c) */
 	struct sio_ctl_client *ctl;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pkt.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
@@ -102,19 +103,58 @@ sio_ws_is_upgrade(const struct sio_web_req *r)
 
 /* ---- wslay event callbacks --------------------------------------------- */
 
+/*
+ * The length of the frame that starts at p (header and payload), or 0
+ * while its header is incomplete. Only the lengths are read, so that wslay
+ * is handed whole frames' worth of bytes and never holds a part of one
+ * when the input runs dry; checking the frame is wslay's work.
+ */
+static uint64_t
+frame_length(const uint8_t *p, size_t n)
+{
+	if (n < 2)
+		return 0;
+	size_t hl = 2 + ((p[1] & 0x80) ? 4 : 0);
+	uint64_t len = p[1] & 0x7f;
+	if (len == 126) {
+		hl += 2;
+		if (n < hl)
+			return 0;
+		len = (uint64_t)p[2] << 8 | p[3];
+	} else if (len == 127) {
+		hl += 8;
+		if (n < hl)
+			return 0;
+		len = 0;
+		for (int i = 2; i < 10; i++)
+			len = len << 8 | p[i];
+		/* wslay refuses a length with the top bit set; let it see one */
+		if (len > UINT64_MAX / 2)
+			len = UINT64_MAX / 2;
+	}
+	if (n < hl)
+		return 0;
+	return hl + len;
+}
+
 static ssize_t
 ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
     void *user)
 {
 	struct sio_conn *c = user;
 	(void)flags;
-	if (c->in.len == 0 || c->closed) {
+	if (c->ws_left == 0 && !c->closed)
+		c->ws_left = frame_length((const uint8_t *)c->in.data, c->in.len);
+	if (c->ws_left == 0 || c->in.len == 0 || c->closed) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
 	size_t n = len < c->in.len ? len : c->in.len;
+	if (n > c->ws_left)
+		n = (size_t)c->ws_left;
 	memcpy(buf, c->in.data, n);
 	sio_buf_consume(&c->in, n);
+	c->ws_left -= n;
 	return (ssize_t)n;
 }
 
@@ -142,6 +182,7 @@ ws_frame_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_frame_recv_
 	if (wslay_is_ctrl_frame(arg->opcode))
 		return;
 	c->ws_frames = arg->opcode == WSLAY_CONTINUATION_FRAME ? c->ws_frames + 1 : 1;
+	c->ws_midmsg = !arg->fin;
 	if (c->ws_frames > sio_hub_cfg(c->hub)->max_fragments && !c->close_after_flush) {
 		sio_log_info("%s: more than %u fragments in one message", c->peer,
 		    sio_hub_cfg(c->hub)->max_fragments);
@@ -196,15 +237,7 @@ sio_ws_accept(struct sio_conn *c, size_t max_msg)
 	sio_outq_copy(&c->out, b.data, b.len);
 	sio_buf_free(&b);
 
-	static const struct wslay_event_callbacks cbs = {
-		.recv_callback = ws_recv_cb,
-		.send_callback = ws_send_cb,
-		.on_frame_recv_start_callback = ws_frame_cb,
-		.on_msg_recv_callback = ws_msg_cb,
-	};
-	if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0)
-		return SIO_ENOMEM;
-	wslay_event_config_set_max_recv_msg_length(c->ws, max_msg);
+	c->ws_max = max_msg;
 	c->mode = SIO_CONN_WS;
 	c->busy = false;
 	c->parked = false;
@@ -212,11 +245,53 @@ sio_ws_accept(struct sio_conn *c, size_t max_msg)
 	return SIO_OK;
 }
 
+/*
+ * wslay's contexts cost about 8.6 KB a connection (a 4 KiB buffer in each
+ * of the event and frame contexts), more than everything else an idle
+ * connection holds. So a connection has one only while wslay has
+ * something to keep: a frame not yet whole, a fragmented message, a
+ * control frame to write, a close under way. The price is a context set
+ * up and freed around each burst of input (two allocations, about 9 KB
+ * zeroed).
+ */
+static int
+ws_ctx(struct sio_conn *c)
+{
+	static const struct wslay_event_callbacks cbs = {
+		.recv_callback = ws_recv_cb,
+		.send_callback = ws_send_cb,
+		.on_frame_recv_start_callback = ws_frame_cb,
+		.on_msg_recv_callback = ws_msg_cb,
+	};
+	if (c->ws)
+		return SIO_OK;
+	if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0)
+		return SIO_ENOMEM;
+	wslay_event_config_set_max_recv_msg_length(c->ws, c->ws_max);
+	return SIO_OK;
+}
+
+static void
+ws_ctx_release_if_idle(struct sio_conn *c)
+{
+	if (c->ws && c->ws_left == 0 && !c->ws_midmsg && !c->close_after_flush &&
+	    !c->closed && wslay_event_get_read_enabled(c->ws) &&
+	    !wslay_event_want_write(c->ws) && !wslay_event_get_close_received(c->ws) &&
+	    !wslay_event_get_close_sent(c->ws)) {
+		wslay_event_context_free(c->ws);
+		c->ws = NULL;
+	}
+}
+
 void
 sio_ws_process(struct sio_conn *c)
 {
-	if (!c->ws || c->closed)
+	if (c->mode != SIO_CONN_WS || c->closed)
 		return;
+	if (ws_ctx(c) != SIO_OK) {
+		sio_conn_close(c, "transport error");
+		return;
+	}
 	if (wslay_event_get_read_enabled(c->ws) && c->in.len > 0) {
 		int rc = wslay_event_recv(c->ws);
 		if (rc == WSLAY_ERR_NOMEM) {
@@ -247,6 +322,7 @@ sio_ws_process(struct sio_conn *c)
 		wslay_event_send(c->ws);
 	if (wslay_event_get_close_received(c->ws) || !wslay_event_get_read_enabled(c->ws))
 		c->close_after_flush = true;
+	ws_ctx_release_if_idle(c);
 	sio_conn_want_flush(c);
 }
 
@@ -267,8 +343,12 @@ sio_ws_send(struct sio_conn *c, struct sio_pkt *p)
 void
 sio_ws_close(struct sio_conn *c, uint16_t code)
 {
-	if (c->closed || c->close_after_flush || !c->ws)
+	if (c->closed || c->close_after_flush || c->mode != SIO_CONN_WS)
 		return;
+	if (ws_ctx(c) != SIO_OK) {
+		sio_conn_close(c, "transport error");
+		return;
+	}
 	wslay_event_queue_close(c->ws, code, NULL, 0);
 	wslay_event_send(c->ws);
 	c->close_after_flush = true;
