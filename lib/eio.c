@@ -35,6 +35,10 @@ struct sio_eio_server {
 	struct sio_eio_session *sessions;	/* uthash by sid */
 	size_t count;
 	ev_timer behind_check;		/* runs while some session is behind */
+	/* Every session's heartbeat deadline, earliest first, under one
+	 * timer (see heartbeat_arm). */
+	struct sio_eio_session *hb_head, *hb_tail;
+	ev_timer hb_timer;
 };
 
 struct sio_eio_session {
@@ -48,7 +52,9 @@ struct sio_eio_session {
 	struct sio_conn *poll;		/* a parked long-poll GET */
 	struct sio_pkt **q;		/* packets waiting for a GET */
 	size_t qn, qcap, qbytes;
-	ev_timer hb;			/* next ping, or the pong deadline */
+	ev_tstamp hb_at;		/* next ping, the pong deadline, or the end of a close */
+	struct sio_eio_session *hb_prev, *hb_next;
+	bool hb_linked;
 	ev_timer upgrade_timer;
 	ev_tstamp ping_at;		/* when the current heartbeat round started */
 	bool awaiting_pong;
@@ -82,7 +88,7 @@ enum close_mode {
 };
 static void session_close(struct sio_eio_session *s, const char *reason, enum close_mode mode);
 static void session_destroy(void *arg);
-static void heartbeat_cb(EV_P_ ev_timer *w, int revents);
+static void heartbeat_timer_cb(EV_P_ ev_timer *w, int revents);
 
 struct sio_eio_server *
 sio_eio_server_new(struct sio_hub *hub, const char *path,
@@ -101,6 +107,7 @@ sio_eio_server_new(struct sio_hub *hub, const char *path,
 	srv->h = h;
 	srv->user = user;
 	ev_timer_init(&srv->behind_check, behind_check_cb, 0., 0.25);
+	ev_init(&srv->hb_timer, heartbeat_timer_cb);
 	return srv;
 }
 
@@ -111,6 +118,7 @@ sio_eio_server_free(struct sio_eio_server *srv)
 		return;
 	sio_eio_close_all(srv, "server shutting down");
 	ev_timer_stop(sio_hub_loop(srv->hub), &srv->behind_check);
+	ev_timer_stop(sio_hub_loop(srv->hub), &srv->hb_timer);
 	free(srv->path);
 	free(srv);
 }
@@ -334,14 +342,69 @@ poll_conn_closed(struct sio_conn *c, const char *reason)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/*
+ * Heartbeats. A timer per session would put every socket in libev's heap
+ * and cost a heap operation per ping and per pong. Deadlines are nearly
+ * always now plus a fixed interval, so a list kept in deadline order
+ * takes them at its tail in O(1) (a shorter one, such as a closing
+ * session's grace, walks back to its place), and one timer waits for the
+ * head.
+ */
+static void
+heartbeat_timer_set(struct sio_eio_server *srv)
+{
+	struct ev_loop *loop = sio_hub_loop(srv->hub);
+	ev_timer_stop(loop, &srv->hb_timer);
+	if (!srv->hb_head)
+		return;
+	ev_tstamp d = srv->hb_head->hb_at - ev_now(loop);
+	ev_timer_set(&srv->hb_timer, d > 0 ? d : 0.0001, 0.);	/* see lib/README.md */
+	ev_timer_start(loop, &srv->hb_timer);
+}
+
+static void
+heartbeat_stop(struct sio_eio_session *s)
+{
+	struct sio_eio_server *srv = s->srv;
+	if (!s->hb_linked)
+		return;
+	bool was_head = srv->hb_head == s;
+	if (s->hb_prev)
+		s->hb_prev->hb_next = s->hb_next;
+	else
+		srv->hb_head = s->hb_next;
+	if (s->hb_next)
+		s->hb_next->hb_prev = s->hb_prev;
+	else
+		srv->hb_tail = s->hb_prev;
+	s->hb_prev = s->hb_next = NULL;
+	s->hb_linked = false;
+	if (was_head)
+		heartbeat_timer_set(srv);
+}
+
 static void
 heartbeat_arm(struct sio_eio_session *s, ev_tstamp at)
 {
-	struct ev_loop *loop = sio_hub_loop(s->srv->hub);
-	ev_tstamp d = at - ev_now(loop);
-	ev_timer_stop(loop, &s->hb);
-	ev_timer_set(&s->hb, d > 0 ? d : 0.0001, 0.);
-	ev_timer_start(loop, &s->hb);
+	struct sio_eio_server *srv = s->srv;
+	heartbeat_stop(s);
+	s->hb_at = at;
+	struct sio_eio_session *p = srv->hb_tail;
+	while (p && p->hb_at > at)
+		p = p->hb_prev;
+	s->hb_prev = p;
+	s->hb_next = p ? p->hb_next : srv->hb_head;
+	if (s->hb_next)
+		s->hb_next->hb_prev = s;
+	else
+		srv->hb_tail = s;
+	if (p)
+		p->hb_next = s;
+	else
+		srv->hb_head = s;
+	s->hb_linked = true;
+	if (srv->hb_head == s)
+		heartbeat_timer_set(srv);
 }
 
 static void
@@ -366,12 +429,9 @@ enqueue(struct sio_eio_session *s, struct sio_pkt *p)
 }
 
 static void
-heartbeat_cb(EV_P_ ev_timer *w, int revents)
+heartbeat_due(struct sio_eio_session *s)
 {
-	struct sio_eio_session *s = SIO_CONTAINER_OF(w, struct sio_eio_session, hb);
 	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
-	(void)EV_A;
-	(void)revents;
 
 	if (s->closed) {
 		session_finish(s);	/* the buffered close was never fetched */
@@ -390,6 +450,24 @@ heartbeat_cb(EV_P_ ev_timer *w, int revents)
 	 * not stretch a session's life past interval + timeout. */
 	heartbeat_arm(s, s->ping_at + cfg->ping_timeout / 1000.0);
 	enqueue(s, sio_pkt_ref(pkt_ping));
+}
+
+static void
+heartbeat_timer_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_eio_server *srv = SIO_CONTAINER_OF(w, struct sio_eio_server, hb_timer);
+	(void)revents;
+	/* Sessions due now leave the list before their turn runs; a turn
+	 * puts its session back later in the list or closes it, and closing
+	 * one never frees another, so the head is always safe to read. The
+	 * small slack lets deadlines a hair apart share one wake-up. */
+	ev_tstamp now = ev_now(EV_A) + 0.001;
+	struct sio_eio_session *s;
+	while ((s = srv->hb_head) && s->hb_at <= now) {
+		heartbeat_stop(s);
+		heartbeat_due(s);
+	}
+	heartbeat_timer_set(srv);
 }
 
 /* True when the pong deadline has passed (the timer may not have run). */
@@ -426,7 +504,6 @@ session_new(struct sio_eio_server *srv, struct sio_conn *c)
 	} while (dup);
 	s->srv = srv;
 	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
-	ev_init(&s->hb, heartbeat_cb);
 	HASH_ADD_STR(srv->sessions, sid, s);
 	srv->count++;
 	sio_hub_stats(srv->hub)->sessions++;
@@ -467,7 +544,7 @@ session_close(struct sio_eio_session *s, const char *reason, enum close_mode mod
 		return;
 	s->closed = true;
 	sio_log_debug("%s: session %s closed (%s)", s->peer, s->sid, reason);
-	ev_timer_stop(sio_hub_loop(s->srv->hub), &s->hb);
+	heartbeat_stop(s);
 	ev_timer_stop(sio_hub_loop(s->srv->hub), &s->upgrade_timer);
 
 	if (s->probe) {
@@ -529,7 +606,7 @@ static void
 session_finish(struct sio_eio_session *s)
 {
 	struct sio_eio_server *srv = s->srv;
-	ev_timer_stop(sio_hub_loop(srv->hub), &s->hb);
+	heartbeat_stop(s);
 	s->closing = false;
 	HASH_DEL(srv->sessions, s);
 	srv->count--;
