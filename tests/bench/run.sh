@@ -208,6 +208,17 @@ for s in $SCENARIOS; do
 		pipe | rooms) set -- "$@" "$FEED" "$FEEDARG" ;;
 		esac
 		if [ "$srv" = sio ] && [ "$MODE" = rooms ]; then set -- "$@" --ctl "$SOCK"; fi
+		if [ "$MODE" = idle ]; then
+			# A first wave on the fresh server, reported as NAME-cold:
+			# what the first N connections cost. The measured run then
+			# starts from a server that has held N once, so that its
+			# wave shows whether memory comes back, not the fd and
+			# event arrays (libev's, the kernel's) sized once for the
+			# peak and kept.
+			taskset -c "$GCPU" $B/siobench --port "$PORT" --clients "$N" --mode idle \
+				--hold 1 --wave --settle "$SETTLE" --pid "server=$SPID" --server "$srv" \
+				--label "$s-cold" >>"$RES" 2>>"$OUT/siobench.log" || say "siobench failed"
+		fi
 		taskset -c "$GCPU" $B/siobench --port "$PORT" --clients "$N" --mode "$MODE" \
 			"$@" --pid "server=$SPID" --server "$srv" --label "$s" \
 			>>"$RES" 2>>"$OUT/siobench.log" || say "siobench failed"
