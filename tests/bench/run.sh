@@ -6,7 +6,7 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_QUICK=1        small N and short runs: a smoke test under a minute
-#   BENCH_SCENARIOS      [relay1k relay10k pipe1k rooms10k idle10k idle19k latency10k]
+#   BENCH_SCENARIOS      [relay1k relay10k pipe1 pipe1k rooms10k idle10k idle19k latency10k]
 #   BENCH_SERVERS        [sio node]
 #   BENCH_N              clients for every scenario, overriding each one's own
 #   BENCH_DURATION       seconds of sending in the throughput scenarios [20]
@@ -23,12 +23,12 @@ B=tests/bench
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	DEF_SCEN="relay1k pipe1k rooms10k idle10k latency10k"
+	DEF_SCEN="relay1k pipe1 pipe1k rooms10k idle10k latency10k"
 	DUR=${BENCH_DURATION:-2}
 	HOLD=${BENCH_HOLD:-5}
 	SETTLE=2
 else
-	DEF_SCEN="relay1k relay10k pipe1k rooms10k idle10k idle19k latency10k"
+	DEF_SCEN="relay1k relay10k pipe1 pipe1k rooms10k idle10k idle19k latency10k"
 	DUR=${BENCH_DURATION:-20}
 	HOLD=${BENCH_HOLD:-30}
 	SETTLE=5
@@ -161,6 +161,12 @@ scenario() {
 		N=1000
 		[ "$1" = relay10k ] && N=10000
 		ARGS="--duration $DUR --events 10000000 --window $WINDOW"
+		;;
+	pipe1)
+		# how fast a pipe gets events into the server, with one client
+		# to prove they arrive; the window covers the pipe's round trip
+		MODE=pipe N=1
+		ARGS="--duration $DUR --events 100000000 --window $((WINDOW * 64))"
 		;;
 	pipe1k)
 		MODE=pipe N=1000
