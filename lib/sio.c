@@ -20,6 +20,9 @@ struct sio_nsp {
 	char *name;
 	struct sio_socket *sockets;	/* uthash by id */
 	struct sio_rooms *rooms;
+	/* Ack ids, for the whole namespace: a broadcast that asks for acks
+	 * sends every recipient the same id, so the same packet. */
+	long long next_ack;
 	UT_hash_handle hh;
 };
 
@@ -39,7 +42,6 @@ struct sio_socket {
 	struct sio_roomset rooms;
 	char *handshake;		/* JSON object, built once at connect */
 	char *user;			/* the token's "sub", owned, or NULL */
-	long long next_ack;
 	struct pending_ack *acks;
 	long long *client_acks;		/* ack ids the client waits on */
 	size_t nclient_acks;
@@ -864,6 +866,30 @@ sio_server_room_size(struct sio_server *srv, const char *nsp, const char *room)
 	return n ? sio_rooms_size(n->rooms, room) : 0;
 }
 
+struct ack_send_ctx {
+	struct sio_pkt *const *parts;
+	int nparts;
+	long long id;
+	uint64_t token;
+	size_t reached;
+};
+
+static void
+ack_send_cb(void *owner, void *arg)
+{
+	struct sio_socket *s = owner;
+	struct ack_send_ctx *x = arg;
+	struct pending_ack *a = sio_xcalloc(1, sizeof *a);
+
+	a->id = x->id;
+	a->token = x->token;
+	a->next = s->acks;
+	s->acks = a;
+	for (int i = 0; i < x->nparts; i++)
+		socket_send(s, sio_pkt_ref(x->parts[i]));
+	x->reached++;
+}
+
 size_t
 sio_emit(struct sio_server *srv, const struct sio_target *t, const char *payload,
     size_t len, struct sio_pkt *const *att, int natt, unsigned flags, uint64_t ack_token)
@@ -888,22 +914,17 @@ sio_emit(struct sio_server *srv, const struct sio_target *t, const char *payload
 		sio_pkt_unref(parts[0]);
 		return x.reached;
 	}
-	/* Each recipient gets its own ack id, so its own packet. */
-	struct collect_ctx c = { NULL, 0, 0 };
-	sio_server_each(srv, t, collect_cb, &c);
-	for (size_t i = 0; i < c.n; i++) {
-		struct sio_socket *s = c.v[i];
-		struct pending_ack *a = sio_xcalloc(1, sizeof *a);
-		a->id = s->next_ack++;
-		a->token = ack_token;
-		a->next = s->acks;
-		s->acks = a;
-		socket_send(s, sio_packet_encode(type, natt, n->name, strlen(n->name),
-		    a->id, payload, len));
-		socket_send_att(s, att, natt);
-	}
-	free(c.v);
-	return c.n;
+	/* With an ack: still one packet for every recipient (the id is the
+	 * namespace's), and each recipient notes that it owes an answer. */
+	struct sio_pkt *parts[1 + SIO_MAX_ATTACHMENTS];
+	long long id = n->next_ack++;
+	parts[0] = sio_packet_encode(type, natt, n->name, strlen(n->name), id, payload, len);
+	for (int i = 0; i < natt; i++)
+		parts[1 + i] = att[i];
+	struct ack_send_ctx x = { parts, 1 + natt, id, ack_token, 0 };
+	sio_rooms_each(n->rooms, t->rooms, t->nrooms, t->except, t->nexcept, ack_send_cb, &x);
+	sio_pkt_unref(parts[0]);
+	return x.reached;
 }
 
 void
