@@ -487,6 +487,8 @@ struct send_ctx {
 	struct sio_socket *skip;
 	unsigned flags;
 	size_t reached;
+	long long ack_id;		/* with ack_token != 0: each recipient owes an answer */
+	uint64_t ack_token;
 };
 
 static void
@@ -501,6 +503,13 @@ send_parts_cb(void *owner, void *arg)
 	if ((x->flags & SIO_EMIT_VOLATILE) && sio_eio_congested(s->client->eio)) {
 		sio_hub_stats(s->client->srv->hub)->volatile_drops++;
 		return;
+	}
+	if (x->ack_token) {
+		struct pending_ack *a = sio_xcalloc(1, sizeof *a);
+		a->id = x->ack_id;
+		a->token = x->ack_token;
+		a->next = s->acks;
+		s->acks = a;
 	}
 	for (int i = 0; i < x->nparts; i++)
 		socket_send(s, sio_pkt_ref(x->parts[i]));
@@ -542,7 +551,7 @@ relay(struct sio_socket *s, const struct sio_packet *p, const char *text, size_t
 		    -1, p->data, p->datalen);
 	for (int i = 0; i < natt; i++)
 		parts[1 + i] = att[i];
-	struct send_ctx x = { parts, 1 + natt, s, 0, 0 };
+	struct send_ctx x = { parts, 1 + natt, s, 0, 0, -1, 0 };
 	if (cfg->relay == SIO_RELAY_ALL) {
 		sio_rooms_each(s->nsp->rooms, NULL, 0, except, 1, send_parts_cb, &x);
 	} else {
@@ -866,30 +875,6 @@ sio_server_room_size(struct sio_server *srv, const char *nsp, const char *room)
 	return n ? sio_rooms_size(n->rooms, room) : 0;
 }
 
-struct ack_send_ctx {
-	struct sio_pkt *const *parts;
-	int nparts;
-	long long id;
-	uint64_t token;
-	size_t reached;
-};
-
-static void
-ack_send_cb(void *owner, void *arg)
-{
-	struct sio_socket *s = owner;
-	struct ack_send_ctx *x = arg;
-	struct pending_ack *a = sio_xcalloc(1, sizeof *a);
-
-	a->id = x->id;
-	a->token = x->token;
-	a->next = s->acks;
-	s->acks = a;
-	for (int i = 0; i < x->nparts; i++)
-		socket_send(s, sio_pkt_ref(x->parts[i]));
-	x->reached++;
-}
-
 size_t
 sio_emit(struct sio_server *srv, const struct sio_target *t, const char *payload,
     size_t len, struct sio_pkt *const *att, int natt, unsigned flags, uint64_t ack_token)
@@ -898,31 +883,18 @@ sio_emit(struct sio_server *srv, const struct sio_target *t, const char *payload
 	struct sio_nsp *n = nsp_find(srv, name, strlen(name));
 	int type = natt ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_EVENT;
 
-	(void)flags;
 	if (!n)
 		return 0;
-	if (ack_token == 0) {
-		/* The hot path: one packet, one frame, a reference per socket. */
-		struct sio_pkt *parts[1 + SIO_MAX_ATTACHMENTS];
-		parts[0] = sio_packet_encode(type, natt, n->name, strlen(n->name), -1,
-		    payload, len);
-		for (int i = 0; i < natt; i++)
-			parts[1 + i] = att[i];
-		struct send_ctx x = { parts, 1 + natt, NULL, flags, 0 };
-		sio_rooms_each(n->rooms, t->rooms, t->nrooms, t->except, t->nexcept,
-		    send_parts_cb, &x);
-		sio_pkt_unref(parts[0]);
-		return x.reached;
-	}
-	/* With an ack: still one packet for every recipient (the id is the
-	 * namespace's), and each recipient notes that it owes an answer. */
+	/* One packet, one frame, a reference per socket. With an ack, the id
+	 * is the namespace's, so it is the same for every recipient, and
+	 * each notes that it owes an answer. */
+	long long id = ack_token ? n->next_ack++ : -1;
 	struct sio_pkt *parts[1 + SIO_MAX_ATTACHMENTS];
-	long long id = n->next_ack++;
 	parts[0] = sio_packet_encode(type, natt, n->name, strlen(n->name), id, payload, len);
 	for (int i = 0; i < natt; i++)
 		parts[1 + i] = att[i];
-	struct ack_send_ctx x = { parts, 1 + natt, id, ack_token, 0 };
-	sio_rooms_each(n->rooms, t->rooms, t->nrooms, t->except, t->nexcept, ack_send_cb, &x);
+	struct send_ctx x = { parts, 1 + natt, NULL, flags, 0, id, ack_token };
+	sio_rooms_each(n->rooms, t->rooms, t->nrooms, t->except, t->nexcept, send_parts_cb, &x);
 	sio_pkt_unref(parts[0]);
 	return x.reached;
 }
