@@ -35,9 +35,12 @@ struct sio_eio_server {
 	struct sio_eio_session *sessions;	/* uthash by sid */
 	size_t count;
 	ev_timer behind_check;		/* runs while some session is behind */
-	/* Every session's heartbeat deadline, earliest first, under one
-	 * timer (see heartbeat_arm). */
-	struct sio_eio_session *hb_head, *hb_tail;
+	/* Every session's heartbeat deadline, earliest first, in a list per
+	 * kind (the next ping; the pong awaited; a closing session's last
+	 * wait), under one timer (see heartbeat_arm). */
+	struct hb_list {
+		struct sio_eio_session *head, *tail;
+	} hb[3];
 	ev_timer hb_timer;
 };
 
@@ -54,7 +57,7 @@ struct sio_eio_session {
 	size_t qn, qcap, qbytes;
 	ev_tstamp hb_at;		/* next ping, the pong deadline, or the end of a close */
 	struct sio_eio_session *hb_prev, *hb_next;
-	bool hb_linked;
+	struct hb_list *hb_in;		/* the list it is in, or NULL */
 	ev_timer upgrade_timer;
 	ev_tstamp ping_at;		/* when the current heartbeat round started */
 	bool awaiting_pong;
@@ -344,20 +347,29 @@ poll_conn_closed(struct sio_conn *c, const char *reason)
 
 /*
  * Heartbeats. A timer per session would put every socket in libev's heap
- * and cost a heap operation per ping and per pong. Deadlines are nearly
- * always now plus a fixed interval, so a list kept in deadline order
- * takes them at its tail in O(1) (a shorter one, such as a closing
- * session's grace, walks back to its place), and one timer waits for the
- * head.
+ * and cost a heap operation per ping and per pong. A deadline is nearly
+ * always now plus a fixed interval (the next ping) or plus a fixed
+ * timeout (the pong awaited), so each kind has a list in deadline order
+ * that takes it at its tail in O(1). A closing polling session's grace
+ * (one of two lengths) walks back to its place in a list of its own,
+ * short-lived and small. One timer waits for the earliest head.
  */
+enum { HB_PING, HB_PONG, HB_GRACE, HB_KINDS };
+
 static void
 heartbeat_timer_set(struct sio_eio_server *srv)
 {
 	struct ev_loop *loop = sio_hub_loop(srv->hub);
+	struct sio_eio_session *first = NULL;
+	for (int k = 0; k < HB_KINDS; k++) {
+		struct sio_eio_session *h = srv->hb[k].head;
+		if (h && (!first || h->hb_at < first->hb_at))
+			first = h;
+	}
 	ev_timer_stop(loop, &srv->hb_timer);
-	if (!srv->hb_head)
+	if (!first)
 		return;
-	ev_tstamp d = srv->hb_head->hb_at - ev_now(loop);
+	ev_tstamp d = first->hb_at - ev_now(loop);
 	ev_timer_set(&srv->hb_timer, d > 0 ? d : 0.0001, 0.);	/* see lib/README.md */
 	ev_timer_start(loop, &srv->hb_timer);
 }
@@ -365,46 +377,46 @@ heartbeat_timer_set(struct sio_eio_server *srv)
 static void
 heartbeat_stop(struct sio_eio_session *s)
 {
-	struct sio_eio_server *srv = s->srv;
-	if (!s->hb_linked)
+	struct hb_list *l = s->hb_in;
+	if (!l)
 		return;
-	bool was_head = srv->hb_head == s;
+	bool was_head = l->head == s;
 	if (s->hb_prev)
 		s->hb_prev->hb_next = s->hb_next;
 	else
-		srv->hb_head = s->hb_next;
+		l->head = s->hb_next;
 	if (s->hb_next)
 		s->hb_next->hb_prev = s->hb_prev;
 	else
-		srv->hb_tail = s->hb_prev;
+		l->tail = s->hb_prev;
 	s->hb_prev = s->hb_next = NULL;
-	s->hb_linked = false;
+	s->hb_in = NULL;
 	if (was_head)
-		heartbeat_timer_set(srv);
+		heartbeat_timer_set(s->srv);
 }
 
 static void
-heartbeat_arm(struct sio_eio_session *s, ev_tstamp at)
+heartbeat_arm(struct sio_eio_session *s, int kind, ev_tstamp at)
 {
-	struct sio_eio_server *srv = s->srv;
+	struct hb_list *l = &s->srv->hb[kind];
 	heartbeat_stop(s);
 	s->hb_at = at;
-	struct sio_eio_session *p = srv->hb_tail;
+	struct sio_eio_session *p = l->tail;
 	while (p && p->hb_at > at)
 		p = p->hb_prev;
 	s->hb_prev = p;
-	s->hb_next = p ? p->hb_next : srv->hb_head;
+	s->hb_next = p ? p->hb_next : l->head;
 	if (s->hb_next)
 		s->hb_next->hb_prev = s;
 	else
-		srv->hb_tail = s;
+		l->tail = s;
 	if (p)
 		p->hb_next = s;
 	else
-		srv->hb_head = s;
-	s->hb_linked = true;
-	if (srv->hb_head == s)
-		heartbeat_timer_set(srv);
+		l->head = s;
+	s->hb_in = l;
+	if (l->head == s)
+		heartbeat_timer_set(s->srv);
 }
 
 static void
@@ -413,7 +425,7 @@ heartbeat_restart(struct sio_eio_session *s)
 	const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
 	s->awaiting_pong = false;
 	s->ping_at = ev_now(sio_hub_loop(s->srv->hub)) + cfg->ping_interval / 1000.0;
-	heartbeat_arm(s, s->ping_at);
+	heartbeat_arm(s, HB_PING, s->ping_at);
 }
 
 static void
@@ -448,7 +460,7 @@ heartbeat_due(struct sio_eio_session *s)
 	s->awaiting_pong = true;
 	/* The deadline counts from when the ping was due, so late timers do
 	 * not stretch a session's life past interval + timeout. */
-	heartbeat_arm(s, s->ping_at + cfg->ping_timeout / 1000.0);
+	heartbeat_arm(s, HB_PONG, s->ping_at + cfg->ping_timeout / 1000.0);
 	enqueue(s, sio_pkt_ref(pkt_ping));
 }
 
@@ -462,10 +474,12 @@ heartbeat_timer_cb(EV_P_ ev_timer *w, int revents)
 	 * one never frees another, so the head is always safe to read. The
 	 * small slack lets deadlines a hair apart share one wake-up. */
 	ev_tstamp now = ev_now(EV_A) + 0.001;
-	struct sio_eio_session *s;
-	while ((s = srv->hb_head) && s->hb_at <= now) {
-		heartbeat_stop(s);
-		heartbeat_due(s);
+	for (int k = 0; k < HB_KINDS; k++) {
+		struct sio_eio_session *s;
+		while ((s = srv->hb[k].head) && s->hb_at <= now) {
+			heartbeat_stop(s);
+			heartbeat_due(s);
+		}
 	}
 	heartbeat_timer_set(srv);
 }
@@ -583,7 +597,7 @@ session_close(struct sio_eio_session *s, const char *reason, enum close_mode mod
 		const struct sio_hub_config *cfg = sio_hub_cfg(s->srv->hub);
 		double grace = mode == CLOSE_CLIENT_PACKET ? 1.0 :
 		    (cfg->ping_interval + cfg->ping_timeout) / 1000.0;
-		heartbeat_arm(s, ev_now(sio_hub_loop(s->srv->hub)) + grace);
+		heartbeat_arm(s, HB_GRACE, ev_now(sio_hub_loop(s->srv->hub)) + grace);
 		return;
 	}
 	session_finish(s);
