@@ -266,7 +266,10 @@ main(int argc, char **argv)
 		}
 	}
 	/* An empty list is an answer for "list"; elsewhere it means no match. */
-	status = matched > 0 || !strcmp(cmd, "list") ? 0 : 1;
+	/* In a cluster (sio-hub --redis) the other servers' matches are not
+	 * counted: the operation went to them, which is not "no match". */
+	bool remote = sio_json_get(&doc, l, 0, "remote") >= 0;
+	status = matched > 0 || remote || !strcmp(cmd, "list") ? 0 : 1;
 	if (fflush(stdout) != 0)
 		status = 74;
 out:

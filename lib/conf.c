@@ -1,6 +1,7 @@
 #include "conf.h"
 #include "log.h"
 #include "packet.h"
+#include "redis.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -162,6 +163,13 @@ sio_conf_set(struct sio_hub_config *cfg, const char *name, const char *value, ch
 		cfg->static_dir = own(cfg, value);
 	} else if (!strcmp(name, "socket")) {
 		cfg->ctl_path = own(cfg, value);
+	} else if (!strcmp(name, "redis")) {
+		struct sio_redis_addr a;
+		if (sio_redis_addr_parse(value, &a, err) != SIO_OK)
+			return SIO_EINVAL;
+		cfg->redis_url = own(cfg, value);
+	} else if (!strcmp(name, "redis-key")) {
+		cfg->redis_key = own(cfg, value);
 	} else if (!strcmp(name, "no-control")) {
 		cfg->no_ctl = true;
 	} else if (!strcmp(name, "verbose")) {

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "packet.h"
 #include "pkt.h"
+#include "redis.h"
 #include "sio.h"
 #include "stats.h"
 
@@ -80,6 +81,7 @@ struct ctl_client {
 	struct sio_rc **backlog;	/* group: lines waiting for window room */
 	size_t nbacklog, capbacklog;
 
+	unsigned long serial;		/* finds it again after an asynchronous wait */
 	struct ctl_client *prev, *next;
 };
 
@@ -94,6 +96,7 @@ struct sio_ctl {
 	struct sio_json doc;
 	struct ack_wait *waits;
 	uint64_t next_token;
+	unsigned long next_serial;
 	unsigned long rr;		/* round robin across group members */
 	struct refusal *refusals;	/* refused peers being told why */
 	bool has_group;			/* --control-group: its members may connect */
@@ -1064,12 +1067,41 @@ socket_cb(struct sio_socket *s, void *arg)
 	sio_buf_printf(x->b, "],\"handshake\":%s}", sio_socket_handshake(s));
 }
 
+/* An answer waiting for the other servers of the cluster (fetchSockets). */
+struct remote_wait {
+	struct sio_ctl *ctl;
+	unsigned long serial;
+	struct sio_buf answer;		/* the local part, without the closing "]}" */
+	bool any;			/* the local part has items */
+};
+
+static void
+remote_done(void *arg, const char *items, size_t len, size_t expected, size_t answered)
+{
+	struct remote_wait *w = arg;
+	struct ctl_client *cl;
+
+	for (cl = w->ctl->clients; cl && cl->serial != w->serial; cl = cl->next)
+		;
+	if (len && w->any)
+		sio_buf_addc(&w->answer, ',');
+	sio_buf_add(&w->answer, items, len);
+	/* Who did not answer in time is said, not hidden. */
+	sio_buf_printf(&w->answer, "],\"servers\":%zu,\"answered\":%zu}", expected + 1,
+	    answered + 1);
+	if (cl && !cl->conn->closed)
+		send_line(cl, &w->answer);
+	sio_buf_free(&w->answer);
+	free(w);
+}
+
 static void
 op_sockets(struct ctl_client *cl, const struct req *r)
 {
 	static const char *const keys[] = { "rooms", "in", "sids" };
 	struct target tg;
 	struct sio_buf b = SIO_BUF_INIT;
+	struct sio_redis *redis = sio_hub_redis(cl->ctl->hub);
 
 	if (!target_read(cl, r, &tg, keys, 3))
 		return;
@@ -1077,7 +1109,23 @@ op_sockets(struct ctl_client *cl, const struct req *r)
 	begin_answer(&b, r);
 	sio_buf_adds(&b, "\"sockets\":[");
 	sio_server_each(cl->ctl->srv, &tg.t, socket_cb, &x);
-	sio_buf_adds(&b, "]}");
+	int li = field(r, "local");
+	bool local = li >= 0 && tok(r, li)->type == SIO_JSON_TRUE;
+	if (redis && !local) {
+		struct remote_wait *w = sio_xcalloc(1, sizeof *w);
+		w->ctl = cl->ctl;
+		w->serial = cl->serial;
+		w->answer = b;
+		w->any = !x.first;
+		if (sio_redis_fetch(redis, &tg.t, remote_done, w) == SIO_OK) {
+			target_free(&tg);
+			return;
+		}
+		free(w);
+		sio_buf_adds(&b, "],\"cluster\":\"down\"}");
+	} else {
+		sio_buf_adds(&b, "]}");
+	}
 	send_line(cl, &b);
 	sio_buf_free(&b);
 	target_free(&tg);
@@ -1126,7 +1174,7 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 	static const char *const keys[] = { "sids", "in" };
 	struct target tg;
 	struct sio_buf room = SIO_BUF_INIT;
-	char extra[64];
+	char extra[80];
 	size_t n;
 
 	bool disconnect = strcmp(op, "disconnect") == 0;
@@ -1144,9 +1192,15 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 		answer_error(cl, r, "bad_request", "name the sockets: 'sids', 'in', or \"all\":true");
 		goto out;
 	}
+	struct sio_redis *redis = sio_hub_redis(cl->ctl->hub);
+	int ci = field(r, "close");
+	bool close = ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE;
+	/* The other servers apply it too; their counts are not waited for. */
+	if (redis)
+		sio_redis_room_op(redis, disconnect ? SIO_REDIS_DISCONNECT :
+		    strcmp(op, "join") == 0 ? SIO_REDIS_JOIN : SIO_REDIS_LEAVE, &tg.t, room.data, close);
 	if (disconnect) {
-		int ci = field(r, "close");
-		n = sio_server_disconnect(cl->ctl->srv, &tg.t, ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE);
+		n = sio_server_disconnect(cl->ctl->srv, &tg.t, close);
 		snprintf(extra, sizeof extra, ",\"disconnected\":%zu", n);
 	} else if (strcmp(op, "join") == 0) {
 		size_t matched = sio_server_each(cl->ctl->srv, &tg.t, NULL, NULL);
@@ -1157,6 +1211,9 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 		n = sio_server_leave(cl->ctl->srv, &tg.t, room.data);
 		snprintf(extra, sizeof extra, ",\"matched\":%zu,\"changed\":%zu", matched, n);
 	}
+	/* The other servers' counts are not waited for: say they were asked. */
+	if (redis)
+		snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"remote\":true");
 	answer_ok(cl, r, extra);
 out:
 	sio_buf_free(&room);
@@ -1533,6 +1590,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 		}
 		struct sio_conn *c = sio_conn_new_ctl(ctl->hub, fd);
 		struct ctl_client *cl = sio_xcalloc(1, sizeof *cl);
+		cl->serial = ++ctl->next_serial;
 		cl->conn = c;
 		cl->ctl = ctl;
 		cl->held_tail = &cl->held;

@@ -72,6 +72,7 @@ struct sio_server {
 	struct sio_json doc;		/* reused for every packet */
 	struct sio_observer obs;
 	bool has_obs;
+	struct sio_cluster cluster;
 };
 
 static void client_close(struct sio_client *cl, const char *why);
@@ -93,6 +94,8 @@ nsp_add(struct sio_server *srv, const char *name, size_t len)
 	n->name = sio_xstrndup(name, len);
 	n->rooms = sio_rooms_new();
 	HASH_ADD_KEYPTR(hh, srv->nsps, n->name, len, n);
+	if (srv->cluster.nsp_added)
+		srv->cluster.nsp_added(srv->cluster.arg, n->name);
 	return n;
 }
 
@@ -145,6 +148,12 @@ sio_server_each_nsp(struct sio_server *srv,
 	struct sio_nsp *n, *tmp;
 	HASH_ITER(hh, srv->nsps, n, tmp)
 		fn(n->name, HASH_COUNT(n->sockets), sio_rooms_count(n->rooms), arg);
+}
+
+void
+sio_server_set_cluster(struct sio_server *srv, const struct sio_cluster *c)
+{
+	srv->cluster = *c;
 }
 
 void
@@ -541,13 +550,21 @@ relay(struct sio_socket *s, const struct sio_packet *p, const char *text, size_t
 	for (int i = 0; i < natt; i++)
 		parts[1 + i] = att[i];
 	struct send_ctx x = { parts, 1 + natt, s, 0, 0 };
+	struct sio_server *srv = s->client->srv;
+	struct sio_target t = { s->nsp->name, NULL, 0, except, 1 };
 	if (cfg->relay == SIO_RELAY_ALL) {
 		sio_rooms_each(s->nsp->rooms, NULL, 0, except, 1, send_parts_cb, &x);
+		if (srv->cluster.broadcast)
+			srv->cluster.broadcast(srv->cluster.arg, &t, p->data, p->datalen, att, natt, 0);
 	} else {
 		struct room_list l = { NULL, 0, 0, s->id };
 		sio_roomset_each(&s->rooms, collect_room, &l);
 		if (l.n > 0)
 			sio_rooms_each(s->nsp->rooms, l.v, l.n, except, 1, send_parts_cb, &x);
+		t.rooms = l.v;
+		t.nrooms = l.n;
+		if (l.n > 0 && srv->cluster.broadcast)
+			srv->cluster.broadcast(srv->cluster.arg, &t, p->data, p->datalen, att, natt, 0);
 		free(l.v);
 	}
 	sio_pkt_unref(parts[0]);
@@ -872,7 +889,9 @@ sio_emit(struct sio_server *srv, const struct sio_target *t, const char *payload
 	struct sio_nsp *n = nsp_find(srv, name, strlen(name));
 	int type = natt ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_EVENT;
 
-	(void)flags;
+	/* Acks are collected from local sockets only: not published. */
+	if (!(flags & SIO_EMIT_LOCAL) && ack_token == 0 && srv->cluster.broadcast)
+		srv->cluster.broadcast(srv->cluster.arg, t, payload, len, att, natt, flags);
 	if (!n)
 		return 0;
 	if (ack_token == 0) {

@@ -1,0 +1,1584 @@
+/*
+ * redis: the cluster adapter (see redis.h and redis-wire.md for the wire).
+ *
+ * Outgoing broadcasts are fire and forget, as in the Node adapter; what
+ * cannot be handed to Redis (down, or more than REDIS_MAX_PENDING bytes
+ * unanswered) is counted and logged once per gap, and local delivery
+ * never waits for Redis. Incoming broadcasts go through sio_emit with
+ * SIO_EMIT_LOCAL: encoded once, one shared packet for every recipient.
+ */
+#include "redis.h"
+#include "ctl.h"
+#include "hub.h"
+#include "json.h"
+#include "log.h"
+#include "packet.h"
+#include "pkt.h"
+#include "sio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+
+/* Bytes handed to Redis and not yet acknowledged before broadcasts are
+ * dropped instead: a slow or stuck Redis must not grow the hub. */
+#define REDIS_MAX_PENDING (64u << 20)
+/* The adapter's requestsTimeout default. */
+#define REDIS_REQUEST_TIMEOUT 5.0
+#define REDIS_BACKOFF_MIN 0.1
+#define REDIS_BACKOFF_MAX 5.0
+
+/* Request types (A `RequestType`). */
+enum { REQ_SOCKETS = 0, REQ_ALL_ROOMS, REQ_JOIN, REQ_LEAVE, REQ_DISCONNECT, REQ_FETCH,
+	REQ_SERVER_SIDE_EMIT, REQ_BROADCAST, RES_CLIENT_COUNT, RES_BROADCAST_ACK };
+
+struct link {
+	struct sio_redis *r;
+	redisAsyncContext *ac;
+	bool up;
+	bool is_sub;
+	ev_timer retry;
+	double backoff;
+};
+
+struct nsp_entry {
+	char *name;
+	struct nsp_entry *next;
+};
+
+struct fetch {
+	struct sio_redis *r;
+	char id[8];
+	char *nsp;
+	char *request;
+	struct sio_buf items;
+	size_t expected, answered;
+	bool counting;			/* PUBSUB NUMSUB not answered yet */
+	bool done;
+	sio_redis_fetch_cb cb;
+	void *arg;
+	ev_timer timer;
+	struct fetch *next;
+};
+
+struct sio_redis {
+	struct sio_hub *hub;
+	struct sio_server *srv;
+	struct ev_loop *loop;
+	struct sio_redis_addr addr;
+	char *key;
+	char uid[8];
+	struct link pub, sub;
+	struct nsp_entry *nsps;
+	struct fetch *fetches;
+	struct sio_redis_stats st;
+	bool in_gap;
+	uint64_t gap_lost;
+	ev_tstamp gap_start;
+	bool closing;
+	struct sio_json doc;
+	struct sio_buf out;
+};
+
+/* ---- addresses ------------------------------------------------------------ */
+
+static int
+addr_bad(char *err, const char *url, const char *why)
+{
+	snprintf(err, SIO_ERRLEN, "redis: '%.120s' %s", url, why);
+	return SIO_EINVAL;
+}
+
+int
+sio_redis_addr_parse(const char *url, struct sio_redis_addr *a, char *err)
+{
+	memset(a, 0, sizeof *a);
+	a->port = 6379;
+	snprintf(a->host, sizeof a->host, "127.0.0.1");
+	if (url[0] == '/' || strncmp(url, "unix://", 7) == 0) {
+		const char *path = url[0] == '/' ? url : url + 7;
+		if (path[0] != '/' || strlen(path) >= sizeof a->path)
+			return addr_bad(err, url, "is not an absolute socket path");
+		snprintf(a->path, sizeof a->path, "%s", path);
+		return SIO_OK;
+	}
+	if (strncmp(url, "redis://", 8) != 0)
+		return addr_bad(err, url, "is not redis://[:password@]host[:port][/db] or a socket path");
+	const char *s = url + 8;
+	const char *slash = strchr(s, '/');
+	size_t end = slash ? (size_t)(slash - s) : strlen(s);
+	const char *at = memrchr(s, '@', end);
+	if (at) {
+		const char *colon = memchr(s, ':', (size_t)(at - s));
+		const char *pw = colon ? colon + 1 : s;
+		if ((size_t)(at - pw) >= sizeof a->password)
+			return addr_bad(err, url, "has a password that is too long");
+		memcpy(a->password, pw, (size_t)(at - pw));
+		end -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	const char *hostend = s + end;
+	const char *portp = NULL;
+	if (s[0] == '[') {
+		const char *rb = memchr(s, ']', end);
+		if (!rb)
+			return addr_bad(err, url, "has an unclosed '['");
+		if (rb + 1 < hostend && rb[1] == ':')
+			portp = rb + 2;
+		s++;
+		hostend = rb;
+	} else {
+		const char *colon = memchr(s, ':', end);
+		if (colon) {
+			portp = colon + 1;
+			hostend = colon;
+		}
+	}
+	if (hostend > s) {
+		if ((size_t)(hostend - s) >= sizeof a->host)
+			return addr_bad(err, url, "has a host name that is too long");
+		memcpy(a->host, s, (size_t)(hostend - s));
+		a->host[hostend - s] = '\0';
+	}
+	if (portp) {
+		char port[8];
+		size_t pl = (size_t)(url + 8 + strlen(url + 8) - portp);
+		if (slash)
+			pl = (size_t)(slash - portp);
+		long v;
+		if (pl == 0 || pl >= sizeof port)
+			return addr_bad(err, url, "has a bad port");
+		memcpy(port, portp, pl);
+		port[pl] = '\0';
+		if (!sio_parse_long(port, 1, 65535, &v))
+			return addr_bad(err, url, "has a bad port");
+		a->port = (int)v;
+	}
+	/* A /db suffix is accepted and ignored: Pub/Sub is not per database. */
+	return SIO_OK;
+}
+
+/* ---- MessagePack: the few headers written here, and a reader ---------------- */
+
+static void
+mp_head(struct sio_buf *b, uint8_t fix, uint8_t fixmax, uint8_t c16, uint32_t n)
+{
+	uint8_t h[5];
+	if (n <= fixmax) {
+		sio_buf_addc(b, (char)(fix | n));
+		return;
+	}
+	if (n <= 0xffff) {
+		h[0] = c16;
+		h[1] = (uint8_t)(n >> 8);
+		h[2] = (uint8_t)n;
+		sio_buf_add(b, h, 3);
+		return;
+	}
+	h[0] = (uint8_t)(c16 + 1);
+	h[1] = (uint8_t)(n >> 24);
+	h[2] = (uint8_t)(n >> 16);
+	h[3] = (uint8_t)(n >> 8);
+	h[4] = (uint8_t)n;
+	sio_buf_add(b, h, 5);
+}
+
+static void mp_array(struct sio_buf *b, uint32_t n) { mp_head(b, 0x90, 15, 0xdc, n); }
+static void mp_map(struct sio_buf *b, uint32_t n) { mp_head(b, 0x80, 15, 0xde, n); }
+
+/* A string the way notepack writes it: fixstr, str8, str16, str32. */
+static void
+mp_str(struct sio_buf *b, const char *s, size_t n)
+{
+	if (n < 32) {
+		sio_buf_addc(b, (char)(0xa0 | n));
+	} else if (n < 256) {
+		sio_buf_addc(b, (char)0xd9);
+		sio_buf_addc(b, (char)n);
+	} else {
+		mp_head(b, 0, 0, 0xda, (uint32_t)n);
+	}
+	sio_buf_add(b, s, n);
+}
+
+static void mp_strs(struct sio_buf *b, const char *s) { mp_str(b, s, strlen(s)); }
+
+static void
+mp_strv(struct sio_buf *b, const char *const *v, size_t n)
+{
+	mp_array(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		mp_strs(b, v[i]);
+}
+
+enum mp_kind { MP_NIL, MP_BOOL, MP_UINT, MP_INT, MP_FLOAT, MP_STR, MP_BIN, MP_ARRAY, MP_MAP, MP_EXT };
+
+struct mp {
+	const uint8_t *p, *end;
+};
+
+struct mp_val {
+	enum mp_kind kind;
+	uint32_t n;			/* str/bin/ext bytes, array/map entries */
+	const uint8_t *s;
+	uint64_t u;
+	int64_t i;
+	double d;
+};
+
+static uint64_t
+be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int k = 0; k < n; k++)
+		v = v << 8 | p[k];
+	return v;
+}
+
+/*
+ * Reads one header; a str, bin or ext is consumed with its bytes, an
+ * array or map leaves the reader at its first element. -1 on bad input.
+ */
+static int
+mp_next(struct mp *m, struct mp_val *v)
+{
+	if (m->p >= m->end)
+		return -1;
+	uint8_t c = *m->p++;
+	size_t left = (size_t)(m->end - m->p);
+	int w = 0;		/* width of a length or number that follows */
+	memset(v, 0, sizeof *v);
+	if (c <= 0x7f) {
+		v->kind = MP_UINT;
+		v->u = c;
+		return 0;
+	}
+	if (c >= 0xe0) {
+		v->kind = MP_INT;
+		v->i = (int8_t)c;
+		return 0;
+	}
+	if (c <= 0x8f || (c >= 0x90 && c <= 0x9f)) {
+		v->kind = c <= 0x8f ? MP_MAP : MP_ARRAY;
+		v->n = c & 0x0f;
+		return 0;
+	}
+	if (c <= 0xbf) {
+		v->kind = MP_STR;
+		v->n = c & 0x1f;
+		goto bytes;
+	}
+	switch (c) {
+	case 0xc0: v->kind = MP_NIL; return 0;
+	case 0xc2: case 0xc3: v->kind = MP_BOOL; v->u = c == 0xc3; return 0;
+	case 0xc4: case 0xc5: case 0xc6:
+		v->kind = MP_BIN; w = 1 << (c - 0xc4); break;
+	case 0xc7: case 0xc8: case 0xc9:
+		v->kind = MP_EXT; w = 1 << (c - 0xc7); break;
+	case 0xca: case 0xcb: {
+		w = c == 0xca ? 4 : 8;
+		if (left < (size_t)w)
+			return -1;
+		uint64_t bits = be(m->p, w);
+		m->p += w;
+		v->kind = MP_FLOAT;
+		if (w == 4) {
+			uint32_t b32 = (uint32_t)bits;
+			float f;
+			memcpy(&f, &b32, 4);
+			v->d = f;
+		} else {
+			memcpy(&v->d, &bits, 8);
+		}
+		return 0;
+	}
+	case 0xcc: case 0xcd: case 0xce: case 0xcf:
+	case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+		w = 1 << ((c - 0xcc) & 3);
+		if (left < (size_t)w)
+			return -1;
+		v->u = be(m->p, w);
+		m->p += w;
+		if (c >= 0xd0) {
+			v->kind = MP_INT;
+			int sh = 64 - 8 * w;
+			v->i = (int64_t)(v->u << sh) >> sh;
+		} else {
+			v->kind = MP_UINT;
+		}
+		return 0;
+	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+		v->kind = MP_EXT;
+		v->n = 1u << (c - 0xd4);
+		if (left < 1)
+			return -1;
+		m->p++;		/* the ext type */
+		goto bytes;
+	case 0xd9: case 0xda: case 0xdb:
+		v->kind = MP_STR; w = 1 << (c - 0xd9); break;
+	case 0xdc: case 0xdd: case 0xde: case 0xdf:
+		v->kind = c <= 0xdd ? MP_ARRAY : MP_MAP;
+		w = c == 0xdc || c == 0xde ? 2 : 4;
+		if (left < (size_t)w)
+			return -1;
+		v->n = (uint32_t)be(m->p, w);
+		m->p += w;
+		return 0;
+	default:
+		return -1;
+	}
+	if (left < (size_t)w)
+		return -1;
+	v->n = (uint32_t)be(m->p, w);
+	m->p += w;
+	if (v->kind == MP_EXT) {
+		if (m->p >= m->end)
+			return -1;
+		m->p++;
+	}
+bytes:
+	if ((size_t)(m->end - m->p) < v->n)
+		return -1;
+	v->s = m->p;
+	m->p += v->n;
+	return 0;
+}
+
+/* Skips one whole value, without recursion (a deep payload is fine). */
+static int
+mp_skip(struct mp *m)
+{
+	uint64_t todo = 1;
+	struct mp_val v;
+	while (todo > 0) {
+		if (mp_next(m, &v) < 0)
+			return -1;
+		todo--;
+		if (v.kind == MP_ARRAY)
+			todo += v.n;
+		else if (v.kind == MP_MAP)
+			todo += 2 * (uint64_t)v.n;
+	}
+	return 0;
+}
+
+static bool
+mp_is(const struct mp_val *v, const char *s)
+{
+	return v->kind == MP_STR && v->n == strlen(s) && memcmp(v->s, s, v->n) == 0;
+}
+
+/* ---- string lists ------------------------------------------------------------ */
+
+struct strv {
+	char **v;
+	size_t n;
+};
+
+static void
+strv_add(struct strv *l, const char *s, size_t n)
+{
+	l->v = sio_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n++] = sio_xstrndup(s, n);
+}
+
+static void
+strv_free(struct strv *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* An array of rooms: strings, or numbers when a JS app used io.to(123). */
+static int
+mp_rooms(struct mp *m, struct strv *out)
+{
+	struct mp_val v;
+	if (mp_next(m, &v) < 0)
+		return -1;
+	if (v.kind == MP_NIL)
+		return 0;
+	if (v.kind != MP_ARRAY)
+		return -1;
+	for (uint32_t k = 0; k < v.n; k++) {
+		struct mp_val e;
+		char num[32];
+		if (mp_next(m, &e) < 0)
+			return -1;
+		if (e.kind == MP_STR) {
+			strv_add(out, (const char *)e.s, e.n);
+		} else if (e.kind == MP_UINT || e.kind == MP_INT) {
+			int n = e.kind == MP_UINT ? snprintf(num, sizeof num, "%llu", (unsigned long long)e.u) :
+			    snprintf(num, sizeof num, "%lld", (long long)e.i);
+			strv_add(out, num, (size_t)n);
+		} else if (e.kind == MP_FLOAT) {
+			struct sio_buf b = SIO_BUF_INIT;
+			sio_mj_add_double(&b, e.d);
+			strv_add(out, b.data, b.len);
+			sio_buf_free(&b);
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* JSON arrays of strings (or numbers, kept as their text). */
+static void
+json_rooms(const struct sio_json *doc, const char *text, int arr, struct strv *out)
+{
+	if (arr < 0 || doc->tok[arr].type != SIO_JSON_ARRAY)
+		return;
+	for (int k = arr + 1; k < (int)doc->tok[arr].next; k = (int)doc->tok[k].next) {
+		if (doc->tok[k].type == SIO_JSON_STRING) {
+			struct sio_buf b = SIO_BUF_INIT;
+			sio_json_str_decode(doc, text, k, &b);
+			strv_add(out, b.data ? b.data : "", b.len);
+			sio_buf_free(&b);
+		} else if (doc->tok[k].type == SIO_JSON_NUMBER) {
+			strv_add(out, text + doc->tok[k].start, doc->tok[k].end - doc->tok[k].start);
+		}
+	}
+}
+
+/* ---- channels ------------------------------------------------------------- */
+
+static void
+channel(struct sio_buf *b, const char *key, const char *kind, const char *nsp, const char *room)
+{
+	sio_buf_reset(b);
+	sio_buf_printf(b, "%s%s#%s#", key, kind, nsp);
+	if (room)
+		sio_buf_printf(b, "%s#", room);
+}
+
+/* Appends s with the glob characters of PSUBSCRIBE escaped. */
+static void
+glob_escaped(struct sio_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (strchr("*?[]\\", *s))
+			sio_buf_addc(b, '\\');
+		sio_buf_addc(b, *s);
+	}
+}
+
+/* PSUBSCRIBE <key>#<nsp>#*: a namespace named with '*' must not over-match. */
+static void
+pattern(struct sio_buf *b, const char *key, const char *nsp)
+{
+	sio_buf_reset(b);
+	glob_escaped(b, key);
+	sio_buf_addc(b, '#');
+	glob_escaped(b, nsp);
+	sio_buf_adds(b, "#*");
+}
+
+/* ---- publishing --------------------------------------------------------------- */
+
+static void
+gap_begin(struct sio_redis *r, const char *why)
+{
+	if (r->in_gap)
+		return;
+	r->in_gap = true;
+	r->gap_lost = 0;
+	r->gap_start = ev_now(r->loop);
+	sio_log_warn("redis: %s: messages for other servers are lost until it is back "
+	    "(local delivery goes on)", why);
+}
+
+static void
+gap_end(struct sio_redis *r)
+{
+	if (!r->in_gap)
+		return;
+	r->in_gap = false;
+	sio_log_warn("redis: back after %.1f s; %llu messages could not be published meanwhile",
+	    ev_now(r->loop) - r->gap_start, (unsigned long long)r->gap_lost);
+}
+
+static void
+published_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct link *l = ac->data;
+	struct sio_redis *r = l->r;
+	(void)reply;
+	r->st.pending -= (size_t)(uintptr_t)priv;
+	if (r->in_gap && r->pub.up && r->sub.up && r->st.pending < REDIS_MAX_PENDING / 2)
+		gap_end(r);
+}
+
+static bool
+publish(struct sio_redis *r, const char *chan, size_t clen, const void *p, size_t n)
+{
+	if (!r->pub.up) {
+		gap_begin(r, "not connected");
+	} else if (r->st.pending + n > REDIS_MAX_PENDING) {
+		gap_begin(r, "too far behind");
+	} else if (redisAsyncCommand(r->pub.ac, published_cb, (void *)(uintptr_t)n,
+	    "PUBLISH %b %b", chan, clen, p, n) == REDIS_OK) {
+		r->st.pending += n;
+		r->st.published++;
+		return true;
+	}
+	r->st.lost++;
+	r->gap_lost++;
+	return false;
+}
+
+int
+sio_redis_pack_broadcast(struct sio_buf *out, const char *uid, const char *nsp,
+    const struct sio_json *doc, const char *text, int tok, sio_mj_bin_in bin, void *arg,
+    const char *const *rooms, size_t nrooms, const char *const *except, size_t nexcept,
+    bool is_volatile, char *err)
+{
+	size_t before = out->len;
+	mp_array(out, 3);
+	mp_strs(out, uid);
+	mp_map(out, 3);
+	mp_strs(out, "type");
+	sio_buf_addc(out, 2);	/* EVENT, even with binary: the parser decides later */
+	mp_strs(out, "data");
+	int rc = sio_json_to_msgpack(out, doc, text, tok, bin, arg, err);
+	if (rc != SIO_OK) {
+		out->len = before;
+		return rc;
+	}
+	mp_strs(out, "nsp");
+	mp_strs(out, nsp);
+	mp_map(out, 3);
+	mp_strs(out, "rooms");
+	mp_strv(out, rooms, nrooms);
+	mp_strs(out, "except");
+	mp_strv(out, except, nexcept);
+	mp_strs(out, "flags");
+	if (is_volatile) {
+		mp_map(out, 1);
+		mp_strs(out, "volatile");
+		sio_buf_addc(out, (char)0xc3);
+	} else {
+		mp_map(out, 0);
+	}
+	return SIO_OK;
+}
+
+void
+sio_redis_broadcast(struct sio_redis *r, const struct sio_target *t, const char *payload,
+    size_t len, const struct sio_mj_span *att, int natt, bool is_volatile)
+{
+	char err[SIO_ERRLEN];
+	const char *nsp = t->nsp ? t->nsp : "/";
+	struct sio_mj_atts a = { (struct sio_mj_span *)att, (size_t)natt, (size_t)natt, 0 };
+	struct sio_buf chan = SIO_BUF_INIT;
+
+	if (sio_json_parse(&r->doc, payload, len, 100000, err) != SIO_OK)
+		return;	/* the caller validated it; nothing to publish otherwise */
+	sio_buf_reset(&r->out);
+	if (sio_redis_pack_broadcast(&r->out, r->uid, nsp, &r->doc, payload, 0,
+	    natt ? sio_mj_placeholder_in : NULL, &a, t->rooms, t->nrooms, t->except,
+	    t->nexcept, is_volatile, err) != SIO_OK) {
+		sio_log_warn("redis: broadcast not published: %s", err);
+		return;
+	}
+	/* One room: its own channel, so Node peers can skip it cheaply. */
+	channel(&chan, r->key, "", nsp, t->nrooms == 1 ? t->rooms[0] : NULL);
+	publish(r, chan.data, chan.len, r->out.data, r->out.len);
+	sio_buf_free(&chan);
+}
+
+/* Requests and answers: <key>-request#<nsp># or <key>-response#<nsp>#. */
+static void
+publish_to(struct sio_redis *r, const char *kind, const char *nsp, const struct sio_buf *body)
+{
+	struct sio_buf chan = SIO_BUF_INIT;
+	channel(&chan, r->key, kind, nsp, NULL);
+	publish(r, chan.data, chan.len, body->data, body->len);
+	sio_buf_free(&chan);
+}
+
+static void
+opts_json(struct sio_buf *b, const struct sio_target *t)
+{
+	sio_buf_adds(b, "\"opts\":{\"rooms\":");
+	sio_json_add_strv(b, t->rooms, t->nrooms);
+	sio_buf_adds(b, ",\"except\":");
+	sio_json_add_strv(b, t->except, t->nexcept);
+	sio_buf_addc(b, '}');
+}
+
+void
+sio_redis_room_op(struct sio_redis *r, enum sio_redis_op op, const struct sio_target *t,
+    const char *room, bool close)
+{
+	struct sio_buf b = SIO_BUF_INIT;
+	sio_buf_printf(&b, "{\"uid\":\"%s\",\"type\":%d,", r->uid, (int)op);
+	opts_json(&b, t);
+	if (op == SIO_REDIS_DISCONNECT) {
+		sio_buf_printf(&b, ",\"close\":%s}", close ? "true" : "false");
+	} else {
+		sio_buf_adds(&b, ",\"rooms\":[");
+		sio_json_add_str(&b, room, strlen(room));
+		sio_buf_adds(&b, "]}");
+	}
+	publish_to(r, "-request", t->nsp ? t->nsp : "/", &b);
+	sio_buf_free(&b);
+}
+
+/* ---- incoming broadcasts ---------------------------------------------------------- */
+
+struct bcast {
+	struct sio_mj_span data;
+	char nsp[256];
+	struct strv rooms, except;
+	bool is_volatile;
+};
+
+/* The packet map {type, data, nsp[, id]}. */
+static int
+read_packet(struct mp *m, struct bcast *bc)
+{
+	struct mp_val v, k;
+	if (mp_next(m, &v) < 0 || v.kind != MP_MAP)
+		return -1;
+	snprintf(bc->nsp, sizeof bc->nsp, "/");
+	for (uint32_t i = 0; i < v.n; i++) {
+		if (mp_next(m, &k) < 0)
+			return -1;
+		if (mp_is(&k, "data")) {
+			bc->data.p = m->p;
+			if (mp_skip(m) < 0)
+				return -1;
+			bc->data.len = (size_t)(m->p - bc->data.p);
+		} else if (mp_is(&k, "nsp")) {
+			struct mp_val s;
+			if (mp_next(m, &s) < 0 || s.kind != MP_STR || s.n >= sizeof bc->nsp)
+				return -1;
+			memcpy(bc->nsp, s.s, s.n);
+			bc->nsp[s.n] = '\0';
+		} else if (mp_skip(m) < 0) {
+			return -1;
+		}
+	}
+	return bc->data.p && bc->data.p[0] >= 0x90 ? 0 : -1;
+}
+
+/* The opts map {rooms, except, flags}. */
+static int
+read_opts(struct mp *m, struct bcast *bc)
+{
+	struct mp_val v, k;
+	if (mp_next(m, &v) < 0 || v.kind != MP_MAP)
+		return -1;
+	for (uint32_t i = 0; i < v.n; i++) {
+		if (mp_next(m, &k) < 0)
+			return -1;
+		if (mp_is(&k, "rooms")) {
+			if (mp_rooms(m, &bc->rooms) < 0)
+				return -1;
+		} else if (mp_is(&k, "except")) {
+			if (mp_rooms(m, &bc->except) < 0)
+				return -1;
+		} else if (mp_is(&k, "flags")) {
+			struct mp_val f, fk, fv;
+			if (mp_next(m, &f) < 0)
+				return -1;
+			if (f.kind != MP_MAP)
+				continue;
+			for (uint32_t j = 0; j < f.n; j++) {
+				if (mp_next(m, &fk) < 0)
+					return -1;
+				if (mp_is(&fk, "volatile")) {
+					if (mp_next(m, &fv) < 0)
+						return -1;
+					bc->is_volatile = fv.kind == MP_BOOL && fv.u;
+				} else if (mp_skip(m) < 0) {
+					return -1;
+				}
+			}
+		} else if (mp_skip(m) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+bcast_free(struct bcast *bc)
+{
+	strv_free(&bc->rooms);
+	strv_free(&bc->except);
+}
+
+/* Delivers a broadcast from another server to the local sockets it targets. */
+static size_t
+deliver(struct sio_redis *r, const struct bcast *bc)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(r->hub);
+	struct sio_mj_limits lim = { (int)cfg->max_depth, sio_hub_max_control_line(cfg) };
+	struct sio_mj_atts atts = { NULL, 0, 0, SIO_MAX_ATTACHMENTS };
+	struct sio_buf json = SIO_BUF_INIT;
+	struct sio_pkt *pkts[SIO_MAX_ATTACHMENTS];
+	char err[SIO_ERRLEN];
+	size_t n = 0;
+
+	if (sio_msgpack_to_json(&json, bc->data.p, bc->data.len, &lim, sio_mj_placeholder_out,
+	    &atts, err) != SIO_OK || json.len < 3) {
+		sio_log_warn("redis: a broadcast from another server was not delivered: %s",
+		    json.len < 3 ? "no event" : err);
+		goto out;
+	}
+	for (size_t i = 0; i < atts.n; i++)
+		pkts[i] = sio_pkt_from(true, atts.v[i].p, atts.v[i].len);
+	struct sio_target t = { bc->nsp, (const char *const *)bc->rooms.v, bc->rooms.n,
+		(const char *const *)bc->except.v, bc->except.n };
+	n = sio_emit(r->srv, &t, json.data, json.len, pkts, (int)atts.n,
+	    SIO_EMIT_LOCAL | (bc->is_volatile ? SIO_EMIT_VOLATILE : 0), 0);
+	for (size_t i = 0; i < atts.n; i++)
+		sio_pkt_unref(pkts[i]);
+	r->st.received++;
+out:
+	sio_mj_atts_free(&atts);
+	sio_buf_free(&json);
+	return n;
+}
+
+static void
+on_broadcast(struct sio_redis *r, const uint8_t *p, size_t n)
+{
+	struct mp m = { p, p + n };
+	struct mp_val v, uid;
+	struct bcast bc;
+
+	memset(&bc, 0, sizeof bc);
+	if (mp_next(&m, &v) < 0 || v.kind != MP_ARRAY || v.n < 2 ||
+	    mp_next(&m, &uid) < 0 || uid.kind != MP_STR)
+		goto bad;
+	/* Pub/Sub hands our own messages back: they were delivered here. */
+	if (mp_is(&uid, r->uid))
+		return;
+	if (read_packet(&m, &bc) < 0 || (v.n > 2 && read_opts(&m, &bc) < 0))
+		goto bad;
+	deliver(r, &bc);
+	bcast_free(&bc);
+	return;
+bad:
+	bcast_free(&bc);
+	sio_log_warn("redis: a broadcast message that is not the adapter's was ignored");
+}
+
+/* ---- requests from other servers ------------------------------------------------------ */
+
+static int
+jget(struct sio_redis *r, const char *text, int obj, const char *key)
+{
+	return sio_json_get(&r->doc, text, obj, key);
+}
+
+static void
+target_from_opts(struct sio_redis *r, const char *text, int opts, struct strv *rooms,
+    struct strv *except)
+{
+	if (opts < 0 || r->doc.tok[opts].type != SIO_JSON_OBJECT)
+		return;
+	json_rooms(&r->doc, text, jget(r, text, opts, "rooms"), rooms);
+	json_rooms(&r->doc, text, jget(r, text, opts, "except"), except);
+}
+
+struct answer_ctx {
+	struct sio_buf *b;
+	bool first;
+};
+
+static void
+comma(struct answer_ctx *x)
+{
+	if (!x->first)
+		sio_buf_addc(x->b, ',');
+	x->first = false;
+}
+
+static void
+room_item(const char *room, void *arg)
+{
+	struct answer_ctx *x = arg;
+	comma(x);
+	sio_json_add_str(x->b, room, strlen(room));
+}
+
+static void
+sid_item(struct sio_socket *s, void *arg)
+{
+	room_item(sio_socket_id(s), arg);
+}
+
+/* One socket the way fetchSockets answers it: {id, handshake, rooms, data}. */
+static void
+socket_item(struct sio_socket *s, void *arg)
+{
+	struct answer_ctx *x = arg;
+	comma(x);
+	sio_buf_printf(x->b, "{\"id\":\"%s\",\"handshake\":%s,\"rooms\":[", sio_socket_id(s),
+	    sio_socket_handshake(s));
+	struct answer_ctx inner = { x->b, true };
+	sio_socket_each_room(s, room_item, &inner);
+	sio_buf_adds(x->b, "],\"data\":{}}");
+}
+
+static void
+all_rooms_item(const char *nsp, const char *room, size_t members, bool is_sid, void *arg)
+{
+	(void)nsp;
+	(void)members;
+	(void)is_sid;
+	room_item(room, arg);
+}
+
+static void
+on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
+{
+	char err[SIO_ERRLEN];
+	long long type;
+	struct strv rooms = { NULL, 0 }, except = { NULL, 0 }, targets = { NULL, 0 };
+	struct sio_buf b = SIO_BUF_INIT, rid = SIO_BUF_INIT;
+
+	if (sio_json_parse(&r->doc, text, n, 64, err) != SIO_OK ||
+	    r->doc.tok[0].type != SIO_JSON_OBJECT) {
+		sio_log_warn("redis: a request that is not JSON was ignored");
+		return;
+	}
+	int ti = jget(r, text, 0, "type"), ui = jget(r, text, 0, "uid");
+	int ri = jget(r, text, 0, "requestId");
+	if (ti < 0 || !sio_json_int(&r->doc, text, ti, 0, 100, &type))
+		return;
+	bool own = ui >= 0 && sio_json_str_eq(&r->doc, text, ui, r->uid);
+	if (ri >= 0 && r->doc.tok[ri].type == SIO_JSON_STRING)
+		sio_buf_add(&rid, text + r->doc.tok[ri].start, r->doc.tok[ri].end - r->doc.tok[ri].start);
+	int oi = jget(r, text, 0, "opts");
+	target_from_opts(r, text, oi, &rooms, &except);
+	struct sio_target t = { nsp, (const char *const *)rooms.v, rooms.n,
+		(const char *const *)except.v, except.n };
+	struct answer_ctx x = { &b, true };
+
+	switch (type) {
+	case REQ_SOCKETS:
+		json_rooms(&r->doc, text, jget(r, text, 0, "rooms"), &rooms);
+		t.rooms = (const char *const *)rooms.v;
+		t.nrooms = rooms.n;
+		sio_buf_printf(&b, "{\"requestId\":%.*s,\"sockets\":[", (int)rid.len, rid.data);
+		sio_server_each(r->srv, &t, sid_item, &x);
+		sio_buf_adds(&b, "]}");
+		publish_to(r, "-response", nsp, &b);
+		break;
+	case REQ_ALL_ROOMS:
+		if (own)
+			break;
+		sio_buf_printf(&b, "{\"requestId\":%.*s,\"rooms\":[", (int)rid.len, rid.data);
+		sio_server_each_room(r->srv, nsp, all_rooms_item, &x);
+		sio_buf_adds(&b, "]}");
+		publish_to(r, "-response", nsp, &b);
+		break;
+	case REQ_JOIN:
+	case REQ_LEAVE:
+	case REQ_DISCONNECT: {
+		/* Ours were applied here when sent. */
+		if (own)
+			break;
+		int si = jget(r, text, 0, "sid");
+		if (oi < 0 && si >= 0 && r->doc.tok[si].type == SIO_JSON_STRING) {
+			/* The by-sid form of adapters before 8.0: answered when the socket is here. */
+			struct sio_buf sid = SIO_BUF_INIT;
+			sio_json_str_decode(&r->doc, text, si, &sid);
+			if (!sio_server_socket(r->srv, nsp, sid.data)) {
+				sio_buf_free(&sid);
+				break;
+			}
+			strv_add(&rooms, sid.data, sid.len);
+			t.rooms = (const char *const *)rooms.v;
+			t.nrooms = rooms.n;
+			sio_buf_free(&sid);
+			int rm = jget(r, text, 0, "room");
+			if (rm >= 0 && r->doc.tok[rm].type == SIO_JSON_STRING) {
+				struct sio_buf room = SIO_BUF_INIT;
+				sio_json_str_decode(&r->doc, text, rm, &room);
+				strv_add(&targets, room.data, room.len);
+				sio_buf_free(&room);
+			}
+			if (rid.len) {
+				sio_buf_printf(&b, "{\"requestId\":%.*s}", (int)rid.len, rid.data);
+				publish_to(r, "-response", nsp, &b);
+			}
+		} else if (oi < 0) {
+			break;
+		} else {
+			json_rooms(&r->doc, text, jget(r, text, 0, "rooms"), &targets);
+		}
+		if (type == REQ_DISCONNECT) {
+			int ci = jget(r, text, 0, "close");
+			sio_server_disconnect(r->srv, &t, ci >= 0 && r->doc.tok[ci].type == SIO_JSON_TRUE);
+		}
+		for (size_t i = 0; type != REQ_DISCONNECT && i < targets.n; i++) {
+			if (type == REQ_JOIN)
+				sio_server_join(r->srv, &t, targets.v[i]);
+			else
+				sio_server_leave(r->srv, &t, targets.v[i]);
+		}
+		break;
+	}
+	case REQ_FETCH:
+		if (own)
+			break;
+		sio_buf_printf(&b, "{\"requestId\":%.*s,\"sockets\":[", (int)rid.len, rid.data);
+		sio_server_each(r->srv, &t, socket_item, &x);
+		sio_buf_adds(&b, "]}");
+		publish_to(r, "-response", nsp, &b);
+		break;
+	default:
+		/* SERVER_SIDE_EMIT: sio-hub has no server-side handlers. */
+		sio_log_debug("redis: request type %lld ignored", type);
+		break;
+	}
+	strv_free(&rooms);
+	strv_free(&except);
+	strv_free(&targets);
+	sio_buf_free(&b);
+	sio_buf_free(&rid);
+}
+
+/*
+ * BROADCAST with an ack (msgpack {uid, requestId, type: 7, packet, opts}):
+ * delivered like a broadcast, and answered with a client count of 0 so
+ * the Node caller does not wait for acks sio-hub cannot collect for it.
+ */
+static void
+on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, size_t n)
+{
+	struct mp m = { p, p + n };
+	struct mp_val v, k, s;
+	struct bcast bc;
+	struct sio_buf rid = SIO_BUF_INIT;
+	bool own = false, ok = true, is_bcast = false;
+
+	memset(&bc, 0, sizeof bc);
+	if (mp_next(&m, &v) < 0 || v.kind != MP_MAP)
+		return;
+	for (uint32_t i = 0; ok && i < v.n; i++) {
+		if (mp_next(&m, &k) < 0) {
+			ok = false;
+		} else if (mp_is(&k, "uid")) {
+			ok = mp_next(&m, &s) == 0;
+			own = ok && mp_is(&s, r->uid);
+		} else if (mp_is(&k, "requestId")) {
+			ok = mp_next(&m, &s) == 0 && s.kind == MP_STR;
+			if (ok)
+				sio_json_add_str(&rid, (const char *)s.s, s.n);
+		} else if (mp_is(&k, "type")) {
+			ok = mp_next(&m, &s) == 0;
+			is_bcast = ok && s.kind == MP_UINT && s.u == REQ_BROADCAST;
+		} else if (mp_is(&k, "packet")) {
+			ok = read_packet(&m, &bc) == 0;
+		} else if (mp_is(&k, "opts")) {
+			ok = read_opts(&m, &bc) == 0;
+		} else {
+			ok = mp_skip(&m) == 0;
+		}
+	}
+	if (ok && is_bcast && !own && rid.len && bc.data.p) {
+		deliver(r, &bc);
+		struct sio_buf b = SIO_BUF_INIT;
+		sio_buf_printf(&b, "{\"type\":%d,\"requestId\":%.*s,\"clientCount\":0}",
+		    RES_CLIENT_COUNT, (int)rid.len, rid.data);
+		publish_to(r, "-response", nsp, &b);
+		sio_buf_free(&b);
+	}
+	bcast_free(&bc);
+	sio_buf_free(&rid);
+}
+
+/* ---- fetchSockets across the cluster --------------------------------------------------- */
+
+static void
+fetch_finish(struct fetch *f)
+{
+	struct sio_redis *r = f->r;
+	if (f->done)
+		return;
+	f->done = true;
+	ev_timer_stop(r->loop, &f->timer);
+	for (struct fetch **pp = &r->fetches; *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	f->cb(f->arg, f->items.data ? f->items.data : "", f->items.len, f->expected, f->answered);
+	/* The NUMSUB callback still holds f: it frees it. */
+	if (f->counting)
+		return;
+	sio_buf_free(&f->items);
+	free(f->nsp);
+	free(f->request);
+	free(f);
+}
+
+static void
+fetch_timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct fetch *f = SIO_CONTAINER_OF(w, struct fetch, timer);
+	(void)EV_A;
+	(void)revents;
+	sio_log_info("redis: fetchSockets %s: %zu of %zu servers answered in %.0f s", f->id,
+	    f->answered, f->expected, REDIS_REQUEST_TIMEOUT);
+	fetch_finish(f);
+}
+
+static void
+numsub_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct fetch *f = priv;
+	redisReply *rep = reply;
+	(void)ac;
+	f->counting = false;
+	if (f->done) {
+		sio_buf_free(&f->items);
+		free(f->nsp);
+		free(f->request);
+		free(f);
+		return;
+	}
+	long long servers = 0;
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[1]->type == REDIS_REPLY_INTEGER)
+		servers = rep->element[1]->integer;
+	/* NUMSUB counts our own subscriber too. */
+	f->expected = servers > 1 ? (size_t)(servers - 1) : 0;
+	if (f->expected == 0) {
+		fetch_finish(f);
+		return;
+	}
+	struct sio_buf body = { f->request, strlen(f->request), strlen(f->request) + 1 };
+	publish_to(f->r, "-request", f->nsp, &body);
+}
+
+int
+sio_redis_fetch(struct sio_redis *r, const struct sio_target *t, sio_redis_fetch_cb cb,
+    void *arg)
+{
+	const char *nsp = t->nsp ? t->nsp : "/";
+	struct sio_buf b = SIO_BUF_INIT, chan = SIO_BUF_INIT;
+
+	if (!r->pub.up || !r->sub.up)
+		return SIO_ECLOSED;
+	struct fetch *f = sio_xcalloc(1, sizeof *f);
+	f->r = r;
+	if (sio_random_id(f->id, 6) != SIO_OK) {
+		free(f);
+		return SIO_ESYS;
+	}
+	f->nsp = sio_xstrdup(nsp);
+	f->cb = cb;
+	f->arg = arg;
+	sio_buf_printf(&b, "{\"uid\":\"%s\",\"requestId\":\"%s\",\"type\":%d,", r->uid, f->id,
+	    REQ_FETCH);
+	opts_json(&b, t);
+	sio_buf_addc(&b, '}');
+	f->request = sio_buf_steal(&b, NULL);
+	channel(&chan, r->key, "-request", nsp, NULL);
+	f->counting = true;
+	if (redisAsyncCommand(r->pub.ac, numsub_cb, f, "PUBSUB NUMSUB %b", chan.data,
+	    chan.len) != REDIS_OK) {
+		sio_buf_free(&chan);
+		free(f->request);
+		free(f->nsp);
+		free(f);
+		return SIO_ECLOSED;
+	}
+	sio_buf_free(&chan);
+	ev_timer_init(&f->timer, fetch_timeout_cb, REDIS_REQUEST_TIMEOUT, 0.);
+	ev_timer_start(r->loop, &f->timer);
+	f->next = r->fetches;
+	r->fetches = f;
+	return SIO_OK;
+}
+
+/* A REMOTE_FETCH answer: {requestId, sockets: [{id, handshake, rooms, data}]}. */
+static void
+on_response(struct sio_redis *r, const char *nsp, const char *text, size_t n)
+{
+	char err[SIO_ERRLEN];
+	struct fetch *f;
+
+	if (n == 0 || text[0] != '{')
+		return;	/* msgpack: BROADCAST_ACK answers, which sio-hub never asks */
+	if (sio_json_parse(&r->doc, text, n, 1000, err) != SIO_OK ||
+	    r->doc.tok[0].type != SIO_JSON_OBJECT)
+		return;
+	int ri = jget(r, text, 0, "requestId"), si = jget(r, text, 0, "sockets");
+	if (ri < 0)
+		return;
+	for (f = r->fetches; f; f = f->next)
+		if (sio_json_str_eq(&r->doc, text, ri, f->id))
+			break;
+	if (!f || f->counting || si < 0 || r->doc.tok[si].type != SIO_JSON_ARRAY)
+		return;
+	const struct sio_json *d = &r->doc;
+	for (int k = si + 1; k < (int)d->tok[si].next; k = (int)d->tok[k].next) {
+		if (d->tok[k].type != SIO_JSON_OBJECT)
+			continue;
+		int id = jget(r, text, k, "id"), hs = jget(r, text, k, "handshake");
+		int rooms = jget(r, text, k, "rooms"), data = jget(r, text, k, "data");
+		if (id < 0 || d->tok[id].type != SIO_JSON_STRING)
+			continue;
+		if (f->items.len)
+			sio_buf_addc(&f->items, ',');
+		sio_buf_adds(&f->items, "{\"nsp\":");
+		sio_json_add_str(&f->items, nsp, strlen(nsp));
+		sio_buf_printf(&f->items, ",\"sid\":%.*s,\"rooms\":",
+		    (int)(d->tok[id].end - d->tok[id].start), text + d->tok[id].start);
+		if (rooms >= 0)
+			sio_buf_add(&f->items, text + d->tok[rooms].start,
+			    d->tok[rooms].end - d->tok[rooms].start);
+		else
+			sio_buf_adds(&f->items, "[]");
+		sio_buf_adds(&f->items, ",\"handshake\":");
+		if (hs >= 0)
+			sio_buf_add(&f->items, text + d->tok[hs].start, d->tok[hs].end - d->tok[hs].start);
+		else
+			sio_buf_adds(&f->items, "{}");
+		sio_buf_adds(&f->items, ",\"data\":");
+		if (data >= 0)
+			sio_buf_add(&f->items, text + d->tok[data].start,
+			    d->tok[data].end - d->tok[data].start);
+		else
+			sio_buf_adds(&f->items, "null");
+		sio_buf_adds(&f->items, ",\"remote\":true}");
+	}
+	if (++f->answered >= f->expected)
+		fetch_finish(f);
+}
+
+/* ---- subscriptions and the connections -------------------------------------------------- */
+
+/* "<key><kind>#<nsp>#" -> nsp, into out; false when chan is not that. */
+static bool
+channel_nsp(const struct sio_redis *r, const char *kind, const char *chan, size_t n,
+    char *out, size_t outlen)
+{
+	size_t kl = strlen(r->key), kdl = strlen(kind);
+	if (n < kl + kdl + 3 || memcmp(chan, r->key, kl) != 0 ||
+	    memcmp(chan + kl, kind, kdl) != 0 || chan[kl + kdl] != '#' || chan[n - 1] != '#')
+		return false;
+	size_t nl = n - kl - kdl - 2;
+	if (nl >= outlen)
+		return false;
+	memcpy(out, chan + kl + kdl + 1, nl);
+	out[nl] = '\0';
+	return true;
+}
+
+static void
+on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sio_redis *r = priv;
+	redisReply *rep = reply;
+	char nsp[256];
+	(void)ac;
+
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || r->closing)
+		return;
+	const char *kind = rep->element[0]->str;
+	if (!kind)
+		return;
+	if (strcmp(kind, "pmessage") == 0 && rep->elements == 4) {
+		on_broadcast(r, (const uint8_t *)rep->element[3]->str, rep->element[3]->len);
+		return;
+	}
+	if (strcmp(kind, "message") != 0)
+		return;
+	const char *chan = rep->element[1]->str;
+	size_t clen = rep->element[1]->len;
+	const char *msg = rep->element[2]->str;
+	size_t mlen = rep->element[2]->len;
+	if (channel_nsp(r, "-request", chan, clen, nsp, sizeof nsp)) {
+		if (mlen > 0 && msg[0] == '{')
+			on_request(r, nsp, msg, mlen);
+		else
+			on_broadcast_request(r, nsp, (const uint8_t *)msg, mlen);
+	} else if (channel_nsp(r, "-response", chan, clen, nsp, sizeof nsp)) {
+		on_response(r, nsp, msg, mlen);
+	} else {
+		/* <key>-response#<nsp>#<uid>#: answers meant for us alone. */
+		char *hash = memrchr(chan, '#', clen - 1);
+		if (hash && channel_nsp(r, "-response", chan, (size_t)(hash - chan) + 1, nsp,
+		    sizeof nsp))
+			on_response(r, nsp, msg, mlen);
+	}
+}
+
+static void
+subscribe_nsp(struct sio_redis *r, const char *nsp)
+{
+	struct sio_buf pat = SIO_BUF_INIT, req = SIO_BUF_INIT, res = SIO_BUF_INIT,
+	    own = SIO_BUF_INIT;
+	if (!r->sub.ac)
+		return;
+	pattern(&pat, r->key, nsp);
+	channel(&req, r->key, "-request", nsp, NULL);
+	channel(&res, r->key, "-response", nsp, NULL);
+	channel(&own, r->key, "-response", nsp, r->uid);
+	redisAsyncCommand(r->sub.ac, on_message, r, "PSUBSCRIBE %b", pat.data, pat.len);
+	redisAsyncCommand(r->sub.ac, on_message, r, "SUBSCRIBE %b %b %b", req.data, req.len,
+	    res.data, res.len, own.data, own.len);
+	sio_buf_free(&pat);
+	sio_buf_free(&req);
+	sio_buf_free(&res);
+	sio_buf_free(&own);
+}
+
+void
+sio_redis_add_nsp(struct sio_redis *r, const char *nsp)
+{
+	for (struct nsp_entry *e = r->nsps; e; e = e->next)
+		if (strcmp(e->name, nsp) == 0)
+			return;
+	struct nsp_entry *e = sio_xcalloc(1, sizeof *e);
+	e->name = sio_xstrdup(nsp);
+	e->next = r->nsps;
+	r->nsps = e;
+	subscribe_nsp(r, nsp);
+}
+
+static void link_connect(struct link *l);
+
+static void
+link_retry(struct link *l)
+{
+	if (l->r->closing)
+		return;
+	ev_timer_stop(l->r->loop, &l->retry);
+	ev_timer_set(&l->retry, l->backoff, 0.);
+	ev_timer_start(l->r->loop, &l->retry);
+	l->backoff = l->backoff * 2 > REDIS_BACKOFF_MAX ? REDIS_BACKOFF_MAX : l->backoff * 2;
+}
+
+static void
+retry_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct link *l = SIO_CONTAINER_OF(w, struct link, retry);
+	(void)EV_A;
+	(void)revents;
+	l->r->st.reconnects++;
+	link_connect(l);
+}
+
+static void
+auth_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply *rep = reply;
+	(void)ac;
+	(void)priv;
+	if (rep && rep->type == REDIS_REPLY_ERROR)
+		sio_log_error("redis: AUTH refused: %s", rep->str);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+	struct link *l = ac->data;
+	struct sio_redis *r = l->r;
+	if (status != REDIS_OK) {
+		sio_log_debug("redis: cannot connect: %s", ac->errstr);
+		l->ac = NULL;
+		gap_begin(r, "cannot connect");
+		link_retry(l);
+		return;
+	}
+	l->up = true;
+	l->backoff = REDIS_BACKOFF_MIN;
+	r->st.up = r->pub.up && r->sub.up;
+	sio_log_info("redis: %s connection up", l->is_sub ? "subscriber" : "publisher");
+	if (r->st.up)
+		gap_end(r);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct link *l = ac->data;
+	struct sio_redis *r = l->r;
+	(void)status;
+	l->ac = NULL;
+	l->up = false;
+	r->st.up = false;
+	if (r->closing)
+		return;
+	gap_begin(r, ac->errstr[0] ? ac->errstr : "connection lost");
+	link_retry(l);
+}
+
+static void
+link_connect(struct link *l)
+{
+	struct sio_redis *r = l->r;
+	redisAsyncContext *ac = r->addr.path[0] ? redisAsyncConnectUnix(r->addr.path) :
+	    redisAsyncConnect(r->addr.host, r->addr.port);
+	if (!ac || ac->err) {
+		sio_log_debug("redis: cannot connect: %s", ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		gap_begin(r, "cannot connect");
+		link_retry(l);
+		return;
+	}
+	ac->data = l;
+	l->ac = ac;
+	redisLibevAttach(r->loop, ac);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	/* Queued now, sent once connected, in order. */
+	if (r->addr.password[0])
+		redisAsyncCommand(ac, auth_cb, NULL, "AUTH %s", r->addr.password);
+	if (l->is_sub)
+		for (struct nsp_entry *e = r->nsps; e; e = e->next)
+			subscribe_nsp(r, e->name);
+}
+
+/* ---- the hooks sio calls ----------------------------------------------------------------- */
+
+static void
+cluster_broadcast(void *arg, const struct sio_target *t, const char *payload, size_t len,
+    struct sio_pkt *const *att, int natt, unsigned flags)
+{
+	struct sio_mj_span spans[SIO_MAX_ATTACHMENTS];
+	for (int i = 0; i < natt && i < SIO_MAX_ATTACHMENTS; i++) {
+		spans[i].p = sio_pkt_data(att[i]);
+		spans[i].len = att[i]->len;
+	}
+	sio_redis_broadcast(arg, t, payload, len, spans, natt, (flags & SIO_EMIT_VOLATILE) != 0);
+}
+
+static void
+cluster_nsp(void *arg, const char *nsp)
+{
+	sio_redis_add_nsp(arg, nsp);
+}
+
+static void
+each_nsp(const char *nsp, size_t sockets, size_t rooms, void *arg)
+{
+	(void)sockets;
+	(void)rooms;
+	sio_redis_add_nsp(arg, nsp);
+}
+
+struct sio_redis *
+sio_redis_new(struct sio_hub *hub, struct sio_server *srv, const char *url, const char *key,
+    char *err)
+{
+	struct sio_redis *r = sio_xcalloc(1, sizeof *r);
+
+	if (sio_redis_addr_parse(url, &r->addr, err) != SIO_OK) {
+		free(r);
+		return NULL;
+	}
+	if (sio_random_id(r->uid, 6) != SIO_OK) {
+		snprintf(err, SIO_ERRLEN, "redis: no randomness for the server id");
+		free(r);
+		return NULL;
+	}
+	r->hub = hub;
+	r->srv = srv;
+	r->loop = sio_hub_loop(hub);
+	r->key = sio_xstrdup(key && *key ? key : "socket.io");
+	r->pub.r = r->sub.r = r;
+	r->sub.is_sub = true;
+	r->pub.backoff = r->sub.backoff = REDIS_BACKOFF_MIN;
+	ev_timer_init(&r->pub.retry, retry_cb, 0., 0.);
+	ev_timer_init(&r->sub.retry, retry_cb, 0., 0.);
+	sio_server_each_nsp(srv, each_nsp, r);
+	struct sio_cluster c = { cluster_broadcast, cluster_nsp, r };
+	sio_server_set_cluster(srv, &c);
+	link_connect(&r->pub);
+	link_connect(&r->sub);
+	if (r->addr.path[0])
+		sio_log_info("redis: server %s, key %s, at %s", r->uid, r->key, r->addr.path);
+	else
+		sio_log_info("redis: server %s, key %s, at %s:%d", r->uid, r->key, r->addr.host,
+		    r->addr.port);
+	return r;
+}
+
+const struct sio_redis_stats *
+sio_redis_stats(const struct sio_redis *r)
+{
+	return &r->st;
+}
+
+void
+sio_redis_free(struct sio_redis *r)
+{
+	if (!r)
+		return;
+	r->closing = true;
+	struct sio_cluster none = { NULL, NULL, NULL };
+	sio_server_set_cluster(r->srv, &none);
+	while (r->fetches)
+		fetch_finish(r->fetches);
+	ev_timer_stop(r->loop, &r->pub.retry);
+	ev_timer_stop(r->loop, &r->sub.retry);
+	/* Frees the contexts now; pending callbacks get NULL replies. */
+	if (r->pub.ac)
+		redisAsyncFree(r->pub.ac);
+	if (r->sub.ac)
+		redisAsyncFree(r->sub.ac);
+	while (r->nsps) {
+		struct nsp_entry *e = r->nsps;
+		r->nsps = e->next;
+		free(e->name);
+		free(e);
+	}
+	sio_json_free(&r->doc);
+	sio_buf_free(&r->out);
+	free(r->key);
+	free(r);
+}
+
+/* ---- the emitter ------------------------------------------------------------------------ */
+
+struct sio_redis_pub {
+	redisContext *c;
+	char *key;
+	struct sio_json doc, pdoc;
+	struct sio_buf msg, payload, chan, bytes;
+};
+
+struct sio_redis_pub *
+sio_redis_pub_open(const char *url, const char *key, char *err)
+{
+	struct sio_redis_addr a;
+	struct timeval tv = { 5, 0 };
+
+	if (sio_redis_addr_parse(url, &a, err) != SIO_OK)
+		return NULL;
+	redisContext *c = a.path[0] ? redisConnectUnixWithTimeout(a.path, tv) :
+	    redisConnectWithTimeout(a.host, a.port, tv);
+	if (!c || c->err) {
+		snprintf(err, SIO_ERRLEN, "redis: cannot connect to %s: %s", url,
+		    c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	if (a.password[0]) {
+		redisReply *rep = redisCommand(c, "AUTH %s", a.password);
+		if (!rep || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(err, SIO_ERRLEN, "redis: AUTH refused: %s",
+			    rep ? rep->str : c->errstr);
+			freeReplyObject(rep);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(rep);
+	}
+	struct sio_redis_pub *p = sio_xcalloc(1, sizeof *p);
+	p->c = c;
+	p->key = sio_xstrdup(key && *key ? key : "socket.io");
+	return p;
+}
+
+static int
+pub_strv(const struct sio_json *doc, const char *text, int obj, const char *key,
+    struct strv *out, char *err)
+{
+	int i = sio_json_get(doc, text, obj, key);
+	if (i >= 0 && doc->tok[i].type != SIO_JSON_ARRAY && doc->tok[i].type != SIO_JSON_NULL) {
+		snprintf(err, SIO_ERRLEN, "'%s' must be an array of strings", key);
+		return SIO_EPROTO;
+	}
+	json_rooms(doc, text, i, out);
+	return SIO_OK;
+}
+
+int
+sio_redis_pub_line(struct sio_redis_pub *p, const char *line, size_t len, char *err)
+{
+	struct strv to = { NULL, 0 }, except = { NULL, 0 };
+	struct sio_buf nsp = SIO_BUF_INIT;
+	int rc;
+
+	if ((rc = sio_json_parse(&p->doc, line, len, 1000, err)) != SIO_OK)
+		return SIO_EPROTO;
+	const struct sio_json *d = &p->doc;
+	int ei = sio_json_get(d, line, 0, "event"), di = sio_json_get(d, line, 0, "data");
+	int ni = sio_json_get(d, line, 0, "nsp"), vi = sio_json_get(d, line, 0, "volatile");
+	if (ei < 0 || d->tok[ei].type != SIO_JSON_STRING) {
+		snprintf(err, SIO_ERRLEN, "'event' must be a string");
+		return SIO_EPROTO;
+	}
+	if ((rc = pub_strv(d, line, 0, "to", &to, err)) != SIO_OK ||
+	    (rc = pub_strv(d, line, 0, "except", &except, err)) != SIO_OK)
+		goto out;
+	if (ni >= 0 && d->tok[ni].type == SIO_JSON_STRING)
+		sio_json_str_decode(d, line, ni, &nsp);
+	else
+		sio_buf_adds(&nsp, "/");
+	/* ["event", data...] from the line's own bytes. */
+	sio_buf_reset(&p->payload);
+	sio_buf_addc(&p->payload, '[');
+	sio_buf_add(&p->payload, line + d->tok[ei].start, d->tok[ei].end - d->tok[ei].start);
+	if (di >= 0 && d->tok[di].type == SIO_JSON_ARRAY && d->tok[di].size > 0) {
+		sio_buf_addc(&p->payload, ',');
+		sio_buf_add(&p->payload, line + d->tok[di].start + 1,
+		    d->tok[di].end - d->tok[di].start - 1);
+	} else {
+		sio_buf_addc(&p->payload, ']');
+	}
+	if ((rc = sio_json_parse(&p->pdoc, p->payload.data, p->payload.len, 1000, err)) != SIO_OK)
+		goto out;
+	sio_buf_reset(&p->msg);
+	rc = sio_redis_pack_broadcast(&p->msg, "emitter", nsp.data, &p->pdoc, p->payload.data, 0,
+	    sio_mj_base64_in, &p->bytes, (const char *const *)to.v, to.n,
+	    (const char *const *)except.v, except.n,
+	    vi >= 0 && d->tok[vi].type == SIO_JSON_TRUE, err);
+	if (rc != SIO_OK)
+		goto out;
+	channel(&p->chan, p->key, "", nsp.data, to.n == 1 ? to.v[0] : NULL);
+	redisReply *rep = redisCommand(p->c, "PUBLISH %b %b", p->chan.data, p->chan.len,
+	    p->msg.data, p->msg.len);
+	if (!rep) {
+		snprintf(err, SIO_ERRLEN, "redis: %s", p->c->errstr);
+		rc = SIO_ECLOSED;
+	} else if (rep->type == REDIS_REPLY_ERROR) {
+		snprintf(err, SIO_ERRLEN, "redis: %s", rep->str);
+		rc = SIO_ECLOSED;
+	}
+	freeReplyObject(rep);
+out:
+	strv_free(&to);
+	strv_free(&except);
+	sio_buf_free(&nsp);
+	return rc;
+}
+
+void
+sio_redis_pub_close(struct sio_redis_pub *p)
+{
+	if (!p)
+		return;
+	redisFree(p->c);
+	sio_json_free(&p->doc);
+	sio_json_free(&p->pdoc);
+	sio_buf_free(&p->msg);
+	sio_buf_free(&p->payload);
+	sio_buf_free(&p->chan);
+	sio_buf_free(&p->bytes);
+	free(p->key);
+	free(p);
+}

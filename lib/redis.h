@@ -1,0 +1,115 @@
+/*
+ * redis: sio-hubs in a cluster through Redis, on the wire of the Node
+ * @socket.io/redis-adapter 8.x and @socket.io/redis-emitter 5.x
+ * (redis-wire.md), so sio-hubs, Node servers and every emitter share
+ * one cluster per key prefix.
+ *
+ * The only owner of hiredis. Two connections per hub: one publishes
+ * (and asks PUBSUB NUMSUB), one subscribes; a second subscriber would
+ * count as a second server in every peer's NUMSUB.
+ *
+ * Ownership: arguments are borrowed for the call; nothing is kept.
+ */
+#ifndef SIO_REDIS_H
+#define SIO_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msgjson.h"
+#include "util.h"
+
+struct sio_hub;
+struct sio_server;
+struct sio_target;
+struct sio_redis;
+
+/* A Redis address: redis://[:password@]host[:port][/db], or a Unix socket
+ * as unix:///path or a bare /path. */
+struct sio_redis_addr {
+	char host[256];
+	int port;
+	char path[108];		/* Unix socket, or "" */
+	char password[256];
+};
+int sio_redis_addr_parse(const char *url, struct sio_redis_addr *a, char *err);
+
+/* Counters for /metrics and the logs. */
+struct sio_redis_stats {
+	uint64_t published;	/* messages handed to Redis */
+	uint64_t received;	/* broadcasts from other servers delivered here */
+	uint64_t lost;		/* not published: Redis down or too far behind */
+	uint64_t reconnects;
+	size_t pending;		/* bytes sent to Redis and not yet answered */
+	bool up;
+};
+
+/*
+ * Starts the cluster adapter of hub: connects (in the background,
+ * reconnecting with backoff for as long as the hub runs) and takes part
+ * in every namespace srv has or gets. NULL with a message in err for a
+ * bad URL; Redis being down is not an error.
+ */
+struct sio_redis *sio_redis_new(struct sio_hub *hub, struct sio_server *srv,
+    const char *url, const char *key, char *err);
+void sio_redis_free(struct sio_redis *r);
+const struct sio_redis_stats *sio_redis_stats(const struct sio_redis *r);
+
+/* A namespace came to be (dynamic namespaces): subscribe to its channels. */
+void sio_redis_add_nsp(struct sio_redis *r, const char *nsp);
+
+/*
+ * A local broadcast to publish: payload is the JSON array ["event",
+ * args...] with placeholders for the natt binary attachments att[i]
+ * (bytes att_len[i]). Fire and forget, as the adapter does; counted in
+ * lost when Redis is down or more than the pending limit behind.
+ */
+void sio_redis_broadcast(struct sio_redis *r, const struct sio_target *t,
+    const char *payload, size_t len, const struct sio_mj_span *att, int natt,
+    bool is_volatile);
+
+/*
+ * Room operations for the other servers (the local sockets are the
+ * caller's to change): socketsJoin / socketsLeave / disconnectSockets.
+ */
+enum sio_redis_op { SIO_REDIS_JOIN = 2, SIO_REDIS_LEAVE = 3, SIO_REDIS_DISCONNECT = 4 };
+void sio_redis_room_op(struct sio_redis *r, enum sio_redis_op op,
+    const struct sio_target *t, const char *room, bool close);
+
+/*
+ * fetchSockets on the other servers. cb gets, once, the remote sockets
+ * as JSON objects joined by commas ({"nsp","sid","rooms","handshake",
+ * "data","remote":true}; items may be empty), how many servers were
+ * expected and how many answered (fewer: the adapter's 5 s timeout).
+ * Returns SIO_OK (cb comes later), or SIO_ECLOSED when Redis is down.
+ */
+typedef void (*sio_redis_fetch_cb)(void *arg, const char *items, size_t len,
+    size_t expected, size_t answered);
+int sio_redis_fetch(struct sio_redis *r, const struct sio_target *t,
+    sio_redis_fetch_cb cb, void *arg);
+
+/*
+ * [uid, {type:2, data, nsp}, {rooms, except, flags}]: the broadcast
+ * message, appended to out. data is token tok of doc (a JSON array);
+ * bin/arg say what stands for binary (msgjson.h).
+ */
+int sio_redis_pack_broadcast(struct sio_buf *out, const char *uid, const char *nsp,
+    const struct sio_json *doc, const char *text, int tok, sio_mj_bin_in bin, void *arg,
+    const char *const *rooms, size_t nrooms, const char *const *except, size_t nexcept,
+    bool is_volatile, char *err);
+
+/* ---- the emitter (sio-emit --redis): no hub, blocking ------------------- */
+
+struct sio_redis_pub;
+struct sio_redis_pub *sio_redis_pub_open(const char *url, const char *key, char *err);
+/*
+ * Publishes one control-protocol emit request line ({"op":"emit",
+ * "event", "data", "to", "except", "nsp", "volatile"}) as the emitter
+ * would. SIO_OK; SIO_EPROTO for a bad line, SIO_ECLOSED when Redis is
+ * gone; a message in err.
+ */
+int sio_redis_pub_line(struct sio_redis_pub *p, const char *line, size_t len, char *err);
+void sio_redis_pub_close(struct sio_redis_pub *p);
+
+#endif
