@@ -1,0 +1,251 @@
+// --redis: two sio-hubs and one Node socket.io 4.8 server with the
+// official @socket.io/redis-adapter 8.x on one redis-server (Debian's,
+// started here on a free loopback port), a real socket.io-client on each.
+// Broadcasts from every side, sio-emit --redis and the official
+// @socket.io/redis-emitter reach exactly the room's clients on all three
+// servers with the bytes sent; room operations cross in both directions;
+// Redis restarts mid-test; a hub is killed with SIGKILL mid-test.
+//
+// No redis-server is a failure, not a skip: `make deps` installs it.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import http from "node:http";
+import { fileURLToPath } from "node:url";
+import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Emitter } from "@socket.io/redis-emitter";
+import { createClient } from "redis";
+import {
+	startHub, client, connected, waitFor, collect, expectNone, freePort, defer, sleep, until,
+} from "./hub.mjs";
+
+const BIN = (name) => fileURLToPath(new URL(`../../cmd/${name}`, import.meta.url));
+
+// A redis-server with no persistence on a free loopback port.
+async function startRedis(t, port) {
+	port ??= await freePort();
+	const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+	let out = "";
+	proc.stdout.on("data", (d) => { out += d; });
+	proc.stderr.on("data", (d) => { out += d; });
+	const exited = new Promise((resolve) => proc.on("exit", (code, signal) => resolve({ code, signal })));
+	proc.on("error", (err) => { out += String(err); });
+	const r = { port, proc, exited, url: `redis://127.0.0.1:${port}`,
+		async stop() {
+			if (proc.exitCode !== null || proc.signalCode !== null)
+				return;
+			proc.kill("SIGTERM");
+			const timer = setTimeout(() => proc.kill("SIGKILL"), 3000);
+			await exited;
+			clearTimeout(timer);
+		} };
+	defer(t, () => r.stop());
+	await until(() => out.includes("Ready to accept connections") || proc.exitCode !== null, 5000,
+		"redis-server to start");
+	assert.ok(out.includes("Ready to accept connections"), `redis-server did not start:\n${out}`);
+	return r;
+}
+
+// A Node socket.io 4.8 server using the official adapter over node-redis.
+async function startNode(t, redisUrl) {
+	const pub = createClient({ url: redisUrl, socket: { reconnectStrategy: () => 100 } });
+	const sub = pub.duplicate();
+	// node-redis reports lost connections as errors and reconnects by itself.
+	pub.on("error", () => {});
+	sub.on("error", () => {});
+	await Promise.all([pub.connect(), sub.connect()]);
+	const httpServer = http.createServer();
+	const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
+	io.on("connection", (socket) => {
+		socket.on("join", (room, ack) => { socket.join(room); ack(); });
+	});
+	const port = await freePort();
+	await new Promise((resolve) => httpServer.listen(port, "127.0.0.1", resolve));
+	let closed = false;
+	const close = async () => {
+		if (closed)
+			return;
+		closed = true;
+		io.close();
+		// The adapter unsubscribes on close without waiting: let it finish
+		// before the clients go, or their quit races its commands.
+		await sleep(100);
+		await Promise.allSettled([pub.quit(), sub.quit()]);
+	};
+	defer(t, close);
+	return { io, url: `http://127.0.0.1:${port}`, pub, close };
+}
+
+function run(name, args, opts = {}) {
+	return new Promise((resolve) => {
+		execFile(BIN(name), args, { timeout: 15000, ...opts }, (err, stdout, stderr) =>
+			resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
+	});
+}
+
+async function ok(name, args) {
+	const r = await run(name, args);
+	assert.equal(r.code, 0, `${name} ${args.join(" ")}: ${r.stderr}`);
+	return r.stdout;
+}
+
+const sorted = (a) => [...a].sort();
+
+test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 120000 }, async (t) => {
+	const redis = await startRedis(t);
+	const hubArgs = ["--redis", redis.url, "--relay=rooms"];
+	const hubA = await startHub(t, hubArgs);
+	const hubB = await startHub(t, hubArgs);
+	const node = await startNode(t, redis.url);
+	const rooms = (hub, ...args) => ok("sio-rooms", ["-S", hub.socketPath, ...args]);
+	// sio-rooms count exits 1 for 0: that is an answer here.
+	const count = async (hub, room) =>
+		(await run("sio-rooms", ["-S", hub.socketPath, "count", room])).stdout.trim();
+
+	// In r1: a1 (hub A), b1 (hub B), n1 (Node). Outside: a2, b2, n2.
+	const a1 = client(t, hubA.url, { transports: ["websocket"] });
+	const a2 = client(t, hubA.url);
+	const b1 = client(t, hubB.url, { transports: ["websocket"] });
+	const b2 = client(t, hubB.url, { transports: ["websocket"] });
+	const n1 = client(t, node.url, { transports: ["websocket"] });
+	const n2 = client(t, node.url, { transports: ["websocket"] });
+	const all = [a1, a2, b1, b2, n1, n2];
+	await Promise.all(all.map((s) => connected(s)));
+	await rooms(hubA, "join", "r1", "--sid", a1.id);
+	await rooms(hubB, "join", "r1", "--sid", b1.id);
+	await n1.timeout(3000).emitWithAck("join", "r1");
+	const inR1 = [a1, b1, n1], outR1 = [a2, b2, n2];
+
+	// Sends with send(), then checks that exactly the room got `event`
+	// with exactly `args` (once), and nobody else.
+	async function roomGets(event, args, send, members = inR1, others = outR1) {
+		const got = members.map((s) => waitFor(s, event, 5000));
+		const none = others.map((s) => expectNone(s, event, 600));
+		const inbox = members.map((s) => collect(s, event));
+		await send();
+		const res = await Promise.all(got);
+		for (const r of res)
+			assert.deepEqual(r, args);
+		await Promise.all(none);
+		for (const c of inbox)
+			assert.equal(c.list.length, 1, `"${event}" arrived more than once`);
+	}
+
+	const payload = { s: "héllo \u2603 \"q\"", n: [1, -2, 3.5, 1e21, null, true], deep: { a: { b: [] } } };
+
+	await t.test("sio-emit through hub A reaches r1 on both hubs and on Node, with the bytes sent", () =>
+		roomGets("news", [payload, 42], () => ok("sio-emit",
+			["-S", hubA.socketPath, "-t", "r1", "news", JSON.stringify(payload), "42"])));
+
+	await t.test("binary through hub B reaches Node's and hub A's clients as binary", async () => {
+		const got = [waitFor(a1, "bin", 5000), waitFor(n1, "bin", 5000)];
+		await ok("sio-emit", ["-S", hubB.socketPath, "-t", "r1", "bin", '{"_binary":"AQID"}', '"x"']);
+		for (const [buf, x] of await Promise.all(got)) {
+			assert.deepEqual([...new Uint8Array(buf)], [1, 2, 3]);
+			assert.equal(x, "x");
+		}
+	});
+
+	await t.test("Node io.to(room).emit reaches the room's sio clients", () =>
+		roomGets("fromnode", [{ x: [1, "two"] }], () => { node.io.to("r1").emit("fromnode", { x: [1, "two"] }); }));
+
+	await t.test("Node io.except(room).emit skips the room everywhere", () =>
+		roomGets("notr1", ["y"], () => { node.io.except("r1").emit("notr1", "y"); }, outR1, inR1));
+
+	await t.test("sio-emit --redis (no hub) reaches every server's room members", () =>
+		roomGets("direct", ["d", { k: 1 }], () => ok("sio-emit",
+			["--redis", redis.url, "-t", "r1", "direct", '"d"', '{"k":1}'])));
+
+	await t.test("the official @socket.io/redis-emitter reaches sio clients", () =>
+		roomGets("official", ["e", 7], () => { new Emitter(node.pub).to("r1").emit("official", "e", 7); }));
+
+	await t.test("a client's event on hub A is relayed to its room on hub B and on Node", () =>
+		roomGets("chat", ["hi", { n: 1 }], () => { a1.emit("chat", "hi", { n: 1 }); },
+			[b1, n1], [a1, ...outR1]));
+
+	await t.test("sio-rooms sockets lists the sockets of every server", async () => {
+		const out = await rooms(hubA, "sockets", "--json");
+		const ids = out.trim().split("\n").map((l) => JSON.parse(l).sid);
+		assert.deepEqual(sorted(ids), sorted(all.map((s) => s.id)));
+		const inr1 = (await rooms(hubB, "sockets", "--in", "r1", "--except", b1.id)).trim()
+			.split("\n").map((l) => l.split("\t")[0]);
+		assert.deepEqual(sorted(inr1), sorted([a1.id, n1.id]));
+	});
+
+	await t.test("Node's io.fetchSockets() sees sio's sockets, rooms included", async () => {
+		const socks = await node.io.in("r1").fetchSockets();
+		assert.deepEqual(sorted(socks.map((s) => s.id)), sorted(inR1.map((s) => s.id)));
+		const a = socks.find((s) => s.id === a1.id);
+		assert.ok(a.rooms.has("r1") && a.rooms.has(a1.id));
+		assert.equal(typeof a.handshake.address, "string");
+	});
+
+	await t.test("sio-rooms join/leave on hub A moves sockets on hub B and on Node", async () => {
+		await rooms(hubA, "join", "vip", "--in", "r1");
+		await until(async () => (await node.io.in("vip").fetchSockets()).length === 3, 3000, "vip to fill");
+		await roomGets("vip-ev", [1], () => { node.io.to("vip").emit("vip-ev", 1); });
+		await rooms(hubA, "leave", "vip", "--in", "vip", "--except", a1.id);
+		await until(async () => (await node.io.in("vip").fetchSockets()).length === 1, 3000, "vip to empty");
+		assert.equal(await count(hubB, "vip"), "0");
+	});
+
+	await t.test("Node socketsJoin / socketsLeave move sio's sockets", async () => {
+		node.io.in("r1").socketsJoin("gold");
+		await until(async () => await count(hubB, "gold") === "1", 3000, "b1 in gold");
+		assert.equal(await count(hubA, "gold"), "1");
+		node.io.in("gold").socketsLeave("gold");
+		await until(async () => await count(hubA, "gold") === "0", 3000, "a1 out of gold");
+	});
+
+	await t.test("disconnect both ways: sio-rooms on Node's socket, Node on sio's", async () => {
+		await n2.timeout(3000).emitWithAck("join", "bye");
+		const n2gone = waitFor(n2, "disconnect", 5000);
+		await rooms(hubA, "disconnect", "--in", "bye");
+		assert.equal((await n2gone)[0], "io server disconnect");
+		const b2gone = waitFor(b2, "disconnect", 5000);
+		node.io.in(b2.id).disconnectSockets();
+		assert.equal((await b2gone)[0], "io server disconnect");
+	});
+
+	await t.test("Redis restarts: local delivery goes on, the loss is counted, the cluster resumes", async () => {
+		await redis.stop();
+		// Local delivery does not wait for Redis.
+		await roomGets("local", ["only-a"], () => ok("sio-emit",
+			["-S", hubA.socketPath, "-t", "r1", "local", '"only-a"']), [a1], [a2, b1, n1]);
+		await until(() => hubA.stderr.includes("redis:"), 3000, "hub A to notice");
+		const again = await startRedis(t, redis.port);
+		// Resumed when an emit through A reaches B again (reconnect backoff ≤ 5 s).
+		await until(async () => {
+			const got = waitFor(b1, "resumed", 400).then(() => true, () => false);
+			await ok("sio-emit", ["-S", hubA.socketPath, "-t", "r1", "resumed", "1"]);
+			return got;
+		}, 15000, "hub A to hub B through the restarted Redis");
+		await until(() => /could not be published/.test(hubA.stderr), 3000, "the loss to be logged");
+		// And Node is back in the cluster too (node-redis reconnects itself).
+		await until(async () => {
+			const got = waitFor(n1, "resumed2", 400).then(() => true, () => false);
+			await ok("sio-emit", ["-S", hubB.socketPath, "-t", "r1", "resumed2", "1"]);
+			return got;
+		}, 15000, "hub B to Node through the restarted Redis");
+		redis.stop = again.stop;
+	});
+
+	await t.test("hub B killed with SIGKILL: the others go on, its sockets leave fetchSockets", async () => {
+		process.kill(hubB.pid, "SIGKILL");
+		await hubB.exited;
+		const socks = await node.io.fetchSockets();
+		assert.ok(!socks.some((s) => s.id === b1.id), "b1 is gone with its hub");
+		assert.ok(socks.some((s) => s.id === a1.id));
+		await roomGets("after-kill", ["k"], () => { node.io.to("r1").emit("after-kill", "k"); },
+			[a1, n1], [a2]);
+		const out = await rooms(hubA, "sockets", "--json");
+		const ids = out.trim().split("\n").map((l) => JSON.parse(l).sid);
+		assert.deepEqual(sorted(ids), sorted([a1.id, a2.id, n1.id]));
+	});
+
+	// Before the Redis of the restart test (deferred last) is stopped.
+	await node.close();
+});
