@@ -510,8 +510,12 @@ published_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct link *l = ac->data;
 	struct sio_redis *r = l->r;
-	(void)reply;
 	r->st.pending -= (size_t)(uintptr_t)priv;
+	/* No answer: the connection went down with it in flight, lost too. */
+	if (!reply && !r->closing) {
+		r->st.lost++;
+		r->gap_lost++;
+	}
 	if (r->in_gap && r->pub.up && r->sub.up && r->st.pending < REDIS_MAX_PENDING / 2)
 		gap_end(r);
 }

@@ -224,6 +224,10 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 			return got;
 		}, 15000, "hub A to hub B through the restarted Redis");
 		await until(() => /could not be published/.test(hubA.stderr), 3000, "the loss to be logged");
+		const metrics = await (await fetch(`${hubA.url}/metrics`)).text();
+		assert.match(metrics, /^sio_redis_up 1$/m);
+		assert.ok(Number(/^sio_redis_lost_total (\d+)$/m.exec(metrics)?.[1]) >= 1,
+			"the message of the outage is counted");
 		// And Node is back in the cluster too (node-redis reconnects itself).
 		await until(async () => {
 			const got = waitFor(n1, "resumed2", 400).then(() => true, () => false);
