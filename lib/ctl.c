@@ -68,6 +68,7 @@ struct ctl_client {
 
 	bool subscribed;
 	bool lifecycle;
+	bool cluster;			/* also the lines of the other hubs (--redis) */
 	char **events;
 	size_t nevents;
 	char *nsp;
@@ -658,15 +659,18 @@ deliver(struct ctl_client *cl, struct sio_rc *line)
 	sio_conn_want_flush(cl->conn);
 }
 
+/* s is NULL for a line from another hub: its rooms are not known here. */
 static bool
-matches(struct ctl_client *cl, struct sio_socket *s, const char *event, size_t elen,
-    bool lifecycle)
+matches(struct ctl_client *cl, const char *nsp, struct sio_socket *s, const char *event,
+    size_t elen, bool lifecycle)
 {
 	if (!cl->subscribed || cl->conn->closed)
 		return false;
+	if (!s && (!cl->cluster || cl->nrooms > 0))
+		return false;
 	if (lifecycle && !cl->lifecycle)
 		return false;
-	if (cl->nsp && strcmp(cl->nsp, sio_socket_nsp(s)) != 0)
+	if (cl->nsp && strcmp(cl->nsp, nsp) != 0)
 		return false;
 	if (!lifecycle && cl->nevents > 0) {
 		bool hit = false;
@@ -690,15 +694,15 @@ matches(struct ctl_client *cl, struct sio_socket *s, const char *event, size_t e
  * group (round robin). The line is built once and shared.
  */
 static void
-publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t elen,
-    bool lifecycle, struct sio_rc *line)
+publish(struct sio_ctl *ctl, const char *nsp, struct sio_socket *s, const char *event,
+    size_t elen, bool lifecycle, struct sio_rc *line)
 {
 	struct ctl_client *cl;
 	const char *done_groups[64];
 	size_t ndone = 0;
 
 	for (cl = ctl->clients; cl; cl = cl->next) {
-		if (!matches(cl, s, event, elen, lifecycle))
+		if (!matches(cl, nsp, s, event, elen, lifecycle))
 			continue;
 		if (!cl->group) {
 			deliver(cl, line);
@@ -716,7 +720,7 @@ publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t ele
 		size_t best_load = SIZE_MAX, ties = 0;
 		for (struct ctl_client *m = ctl->clients; m; m = m->next) {
 			if (!m->group || strcmp(m->group, cl->group) != 0 ||
-			    !matches(m, s, event, elen, lifecycle))
+			    !matches(m, nsp, s, event, elen, lifecycle))
 				continue;
 			size_t load = m->nheld + m->nbacklog;
 			if (load < best_load) {
@@ -729,7 +733,7 @@ publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t ele
 		size_t pick = ties ? ctl->rr++ % ties : 0;
 		for (struct ctl_client *m = ctl->clients; m && !best; m = m->next) {
 			if (m->group && strcmp(m->group, cl->group) == 0 &&
-			    matches(m, s, event, elen, lifecycle) &&
+			    matches(m, nsp, s, event, elen, lifecycle) &&
 			    m->nheld + m->nbacklog == best_load && pick-- == 0)
 				best = m;
 		}
@@ -745,6 +749,66 @@ anyone_listening(struct sio_ctl *ctl)
 		if (cl->subscribed)
 			return true;
 	return false;
+}
+
+/* Another hub of the cluster has a --cluster listener: lines go there too. */
+static struct sio_redis *
+cluster_listening(struct sio_ctl *ctl)
+{
+	struct sio_redis *redis = sio_hub_redis(ctl->hub);
+	return redis && sio_redis_listened(redis) ? redis : NULL;
+}
+
+/* To the local subscribers, and to the cluster's when there are some. */
+static void
+publish_line(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t elen,
+    bool lifecycle, struct sio_rc *line)
+{
+	struct sio_redis *redis = cluster_listening(ctl);
+	publish(ctl, sio_socket_nsp(s), s, event, elen, lifecycle, line);
+	if (redis)
+		sio_redis_publish_line(redis, (const char *)line->data, line->len);
+}
+
+/* Subscribed to the other hubs' lines while some client here asks for them. */
+static void
+cluster_update(struct sio_ctl *ctl)
+{
+	struct sio_redis *redis = sio_hub_redis(ctl->hub);
+	bool any = false;
+	for (struct ctl_client *cl = ctl->clients; cl && !any; cl = cl->next)
+		any = cl->subscribed && cl->cluster && !cl->conn->closed;
+	if (redis)
+		sio_redis_listen(redis, any);
+}
+
+void
+sio_ctl_cluster_line(void *arg, const char *line, size_t len)
+{
+	struct sio_ctl *ctl = arg;
+	struct sio_json doc = SIO_JSON_INIT;
+	struct sio_buf nsp = SIO_BUF_INIT, event = SIO_BUF_INIT;
+
+	if (sio_json_parse(&doc, line, len, CTL_MAX_DEPTH, NULL) != SIO_OK ||
+	    doc.tok[0].type != SIO_JSON_OBJECT)
+		goto out;
+	int ti = sio_json_get(&doc, line, 0, "type"), ni = sio_json_get(&doc, line, 0, "nsp");
+	int ei = sio_json_get(&doc, line, 0, "event");
+	if (ti < 0 || ni < 0 || doc.tok[ni].type != SIO_JSON_STRING)
+		goto out;
+	bool lifecycle = !sio_json_str_eq(&doc, line, ti, "event");
+	sio_json_str_decode(&doc, line, ni, &nsp);
+	if (ei >= 0 && doc.tok[ei].type == SIO_JSON_STRING)
+		sio_json_str_decode(&doc, line, ei, &event);
+	else if (ei >= 0)
+		sio_buf_add(&event, line + doc.tok[ei].start, doc.tok[ei].end - doc.tok[ei].start);
+	struct sio_rc *rc = sio_rc_from(line, len);
+	publish(ctl, nsp.data, NULL, event.data, event.len, lifecycle, rc);
+	sio_rc_unref(rc);
+out:
+	sio_json_free(&doc);
+	sio_buf_free(&nsp);
+	sio_buf_free(&event);
 }
 
 static struct sio_rc *
@@ -782,13 +846,13 @@ obs_connect(struct sio_socket *s, void *arg)
 	struct sio_ctl *ctl = arg;
 	struct sio_buf b = SIO_BUF_INIT;
 
-	if (!anyone_listening(ctl))
+	if (!anyone_listening(ctl) && !cluster_listening(ctl))
 		return;
 	line_head(&b, "connect", s);
 	sio_buf_printf(&b, ",\"transport\":\"%s\",\"handshake\":%s", sio_socket_transport(s),
 	    sio_socket_handshake(s));
 	struct sio_rc *line = finish_line(&b);
-	publish(ctl, s, NULL, 0, true, line);
+	publish_line(ctl, s, NULL, 0, true, line);
 	sio_rc_unref(line);
 }
 
@@ -798,13 +862,13 @@ obs_disconnect(struct sio_socket *s, const char *reason, void *arg)
 	struct sio_ctl *ctl = arg;
 	struct sio_buf b = SIO_BUF_INIT;
 
-	if (!anyone_listening(ctl))
+	if (!anyone_listening(ctl) && !cluster_listening(ctl))
 		return;
 	line_head(&b, "disconnect", s);
 	sio_buf_adds(&b, ",\"reason\":");
 	sio_json_add_str(&b, reason, strlen(reason));
 	struct sio_rc *line = finish_line(&b);
-	publish(ctl, s, NULL, 0, true, line);
+	publish_line(ctl, s, NULL, 0, true, line);
 	sio_rc_unref(line);
 }
 
@@ -816,7 +880,7 @@ obs_event(struct sio_socket *s, const struct sio_event *ev, void *arg)
 	const struct sio_json_tok *name = &doc->tok[1];
 	struct sio_buf decoded = SIO_BUF_INIT, b = SIO_BUF_INIT;
 
-	if (!anyone_listening(ctl))
+	if (!anyone_listening(ctl) && !cluster_listening(ctl))
 		return;
 	if (name->type == SIO_JSON_STRING)
 		sio_json_str_decode(doc, ev->payload, 1, &decoded);
@@ -839,7 +903,7 @@ obs_event(struct sio_socket *s, const struct sio_event *ev, void *arg)
 		sio_buf_addc(&b, '"');
 	}
 	struct sio_rc *line = finish_line(&b);
-	publish(ctl, s, decoded.data, decoded.len, false, line);
+	publish_line(ctl, s, decoded.data, decoded.len, false, line);
 	sio_rc_unref(line);
 	sio_buf_free(&decoded);
 }
@@ -898,8 +962,9 @@ op_subscribe(struct ctl_client *cl, const struct req *r)
 		sio_buf_free(&group);
 		return;
 	}
-	int li = field(r, "lifecycle");
+	int li = field(r, "lifecycle"), ci = field(r, "cluster");
 	cl->lifecycle = li < 0 || tok(r, li)->type != SIO_JSON_FALSE;
+	cl->cluster = ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE;
 	/* A second subscribe replaces the first. */
 	for (size_t i = 0; i < cl->nevents; i++)
 		free(cl->events[i]);
@@ -916,6 +981,7 @@ op_subscribe(struct ctl_client *cl, const struct req *r)
 	cl->nsp = nsp.len ? sio_buf_steal(&nsp, NULL) : NULL;
 	cl->group = group.len ? sio_buf_steal(&group, NULL) : NULL;
 	cl->subscribed = true;
+	cluster_update(cl->ctl);
 	sio_buf_free(&nsp);
 	sio_buf_free(&group);
 	answer_ok(cl, r, NULL);
@@ -1383,6 +1449,8 @@ client_closed(struct sio_conn *c, const char *reason)
 		cl->next->prev = cl->prev;
 	/* A group member's unconfirmed lines go to the others. */
 	cl->subscribed = false;
+	if (cl->cluster)
+		cluster_update(ctl);
 	struct held_line *h = cl->held;
 	while (h) {
 		struct held_line *next = h->next;

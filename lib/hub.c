@@ -742,6 +742,8 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 	if (cfg->redis_url &&
 	    !(hub->redis = sio_redis_new(hub, hub->sio, cfg->redis_url, cfg->redis_key, err)))
 		goto fail;
+	if (hub->redis && hub->ctl)
+		sio_redis_on_line(hub->redis, sio_ctl_cluster_line, hub->ctl);
 	hub->eio = sio_eio_server_new(hub, cfg->path, &sio_server_eio_handler, hub->sio);
 	if (cfg->engine_echo)
 		hub->echo = sio_eio_server_new(hub, cfg->engine_echo, &echo_handler, NULL);

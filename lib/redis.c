@@ -31,6 +31,8 @@
 #define REDIS_REQUEST_TIMEOUT 5.0
 #define REDIS_BACKOFF_MIN 0.1
 #define REDIS_BACKOFF_MAX 5.0
+/* How often a hub asks whether anyone listens cluster-wide. */
+#define REDIS_LISTEN_POLL 1.0
 
 /* Request types (A `RequestType`). */
 enum { REQ_SOCKETS = 0, REQ_ALL_ROOMS, REQ_JOIN, REQ_LEAVE, REQ_DISCONNECT, REQ_FETCH,
@@ -82,6 +84,14 @@ struct sio_redis {
 	bool closing;
 	struct sio_json doc;
 	struct sio_buf out;
+	/* sio-listen --cluster */
+	char *events_chan;		/* <key>-sio-events# */
+	bool listening;			/* subscribed: this hub has cluster listeners */
+	long long listeners;		/* its subscribers at the last poll */
+	bool polling;			/* a NUMSUB is on its way */
+	ev_timer listen_poll;
+	sio_redis_line_cb on_line;
+	void *on_line_arg;
 };
 
 /* ---- addresses ------------------------------------------------------------ */
@@ -1210,7 +1220,12 @@ on_message(redisAsyncContext *ac, void *reply, void *priv)
 	size_t clen = rep->element[1]->len;
 	const char *msg = rep->element[2]->str;
 	size_t mlen = rep->element[2]->len;
-	if (channel_nsp(r, "-request", chan, clen, nsp, sizeof nsp)) {
+	if (clen == strlen(r->events_chan) && memcmp(chan, r->events_chan, clen) == 0) {
+		/* "<uid> <line>": our own come back too. */
+		size_t ul = strlen(r->uid);
+		if (mlen > ul + 1 && msg[ul] == ' ' && memcmp(msg, r->uid, ul) != 0 && r->on_line)
+			r->on_line(r->on_line_arg, msg + ul + 1, mlen - ul - 1);
+	} else if (channel_nsp(r, "-request", chan, clen, nsp, sizeof nsp)) {
 		if (mlen > 0 && msg[0] == '{')
 			on_request(r, nsp, msg, mlen);
 		else
@@ -1349,9 +1364,74 @@ link_connect(struct link *l)
 	/* Queued now, sent once connected, in order. */
 	if (r->addr.password[0])
 		redisAsyncCommand(ac, auth_cb, NULL, "AUTH %s", r->addr.password);
-	if (l->is_sub)
+	if (l->is_sub) {
 		for (struct nsp_entry *e = r->nsps; e; e = e->next)
 			subscribe_nsp(r, e->name);
+		if (r->listening)
+			redisAsyncCommand(ac, on_message, r, "SUBSCRIBE %s", r->events_chan);
+	}
+}
+
+/* ---- sio-listen --cluster ------------------------------------------------------------------ */
+
+static void
+listeners_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sio_redis *r = priv;
+	redisReply *rep = reply;
+	(void)ac;
+	r->polling = false;
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[1]->type == REDIS_REPLY_INTEGER)
+		r->listeners = rep->element[1]->integer;
+}
+
+static void
+listen_poll_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct sio_redis *r = SIO_CONTAINER_OF(w, struct sio_redis, listen_poll);
+	(void)EV_A;
+	(void)revents;
+	if (!r->pub.up) {
+		r->listeners = 0;	/* nothing can be published anyway */
+		return;
+	}
+	if (!r->polling && redisAsyncCommand(r->pub.ac, listeners_cb, r, "PUBSUB NUMSUB %s",
+	    r->events_chan) == REDIS_OK)
+		r->polling = true;
+}
+
+void
+sio_redis_listen(struct sio_redis *r, bool on)
+{
+	if (on == r->listening)
+		return;
+	r->listening = on;
+	if (r->sub.ac)
+		redisAsyncCommand(r->sub.ac, on_message, r, on ? "SUBSCRIBE %s" : "UNSUBSCRIBE %s",
+		    r->events_chan);
+}
+
+bool
+sio_redis_listened(const struct sio_redis *r)
+{
+	return r->listeners - (r->listening && r->sub.up ? 1 : 0) > 0;
+}
+
+void
+sio_redis_publish_line(struct sio_redis *r, const char *line, size_t len)
+{
+	sio_buf_reset(&r->out);
+	sio_buf_printf(&r->out, "%s ", r->uid);
+	sio_buf_add(&r->out, line, len);
+	publish(r, r->events_chan, strlen(r->events_chan), r->out.data, r->out.len);
+}
+
+void
+sio_redis_on_line(struct sio_redis *r, sio_redis_line_cb cb, void *arg)
+{
+	r->on_line = cb;
+	r->on_line_arg = arg;
 }
 
 /* ---- the hooks sio calls ----------------------------------------------------------------- */
@@ -1406,6 +1486,10 @@ sio_redis_new(struct sio_hub *hub, struct sio_server *srv, const char *url, cons
 	r->pub.backoff = r->sub.backoff = REDIS_BACKOFF_MIN;
 	ev_timer_init(&r->pub.retry, retry_cb, 0., 0.);
 	ev_timer_init(&r->sub.retry, retry_cb, 0., 0.);
+	sio_buf_printf(&r->out, "%s-sio-events#", r->key);
+	r->events_chan = sio_buf_steal(&r->out, NULL);
+	ev_timer_init(&r->listen_poll, listen_poll_cb, REDIS_LISTEN_POLL, REDIS_LISTEN_POLL);
+	ev_timer_start(r->loop, &r->listen_poll);
 	sio_server_each_nsp(srv, each_nsp, r);
 	struct sio_cluster c = { cluster_broadcast, cluster_nsp, r };
 	sio_server_set_cluster(srv, &c);
@@ -1437,6 +1521,7 @@ sio_redis_free(struct sio_redis *r)
 		fetch_finish(r->fetches);
 	ev_timer_stop(r->loop, &r->pub.retry);
 	ev_timer_stop(r->loop, &r->sub.retry);
+	ev_timer_stop(r->loop, &r->listen_poll);
 	/* Frees the contexts now; pending callbacks get NULL replies. */
 	if (r->pub.ac)
 		redisAsyncFree(r->pub.ac);
@@ -1450,6 +1535,7 @@ sio_redis_free(struct sio_redis *r)
 	}
 	sio_json_free(&r->doc);
 	sio_buf_free(&r->out);
+	free(r->events_chan);
 	free(r->key);
 	free(r);
 }

@@ -90,6 +90,22 @@ int sio_redis_fetch(struct sio_redis *r, const struct sio_target *t,
     sio_redis_fetch_cb cb, void *arg);
 
 /*
+ * The cluster view of sio-listen (--cluster): while some hub has such a
+ * listener, every hub publishes its listener lines (events, connects,
+ * disconnects) on <key>-sio-events#, and the listening hubs subscribe to
+ * it. Who listens is polled (PUBSUB NUMSUB) once a second, so a hub
+ * starts or stops publishing within about a second.
+ */
+/* This hub has cluster listeners (on) or no longer has (off). */
+void sio_redis_listen(struct sio_redis *r, bool on);
+/* Some other hub has cluster listeners: publish the lines. */
+bool sio_redis_listened(const struct sio_redis *r);
+void sio_redis_publish_line(struct sio_redis *r, const char *line, size_t len);
+/* Where lines from the other hubs go. */
+typedef void (*sio_redis_line_cb)(void *arg, const char *line, size_t len);
+void sio_redis_on_line(struct sio_redis *r, sio_redis_line_cb cb, void *arg);
+
+/*
  * [uid, {type:2, data, nsp}, {rooms, except, flags}]: the broadcast
  * message, appended to out. data is token tok of doc (a JSON array);
  * bin/arg say what stands for binary (msgjson.h).

@@ -166,6 +166,36 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		roomGets("chat", ["hi", { n: 1 }], () => { a1.emit("chat", "hi", { n: 1 }); },
 			[b1, n1], [a1, ...outR1]));
 
+	await t.test("sio-listen --cluster on hub B prints the events of hub A's clients", async () => {
+		const ls = spawn(BIN("sio-listen"), ["-S", hubB.socketPath, "--cluster", "--json",
+			"-e", "hello-cluster"], { stdio: ["ignore", "pipe", "pipe"] });
+		defer(t, () => { try { process.kill(ls.pid, "SIGTERM"); } catch { /* gone */ } });
+		const lines = [];
+		let buf = "";
+		ls.stdout.on("data", (d) => {
+			buf += d;
+			let nl;
+			while ((nl = buf.indexOf("\n")) >= 0) {
+				lines.push(JSON.parse(buf.slice(0, nl)));
+				buf = buf.slice(nl + 1);
+			}
+		});
+		// Hub A polls once a second for cluster listeners before it publishes.
+		let i = 0;
+		await until(async () => {
+			a1.emit("hello-cluster", { i: i++ });
+			await sleep(100);
+			return lines.some((l) => l.sid === a1.id);
+		}, 8000, "hub A's event on hub B's listener");
+		const l = lines.find((x) => x.sid === a1.id);
+		assert.equal(l.type, "event");
+		assert.equal(l.event, "hello-cluster");
+		assert.equal(typeof l.data[0].i, "number");
+		b1.emit("hello-cluster", "local");
+		await until(() => lines.some((x) => x.sid === b1.id), 3000, "hub B's own event");
+		process.kill(ls.pid, "SIGTERM");
+	});
+
 	await t.test("sio-rooms sockets lists the sockets of every server", async () => {
 		const out = await rooms(hubA, "sockets", "--json");
 		const ids = out.trim().split("\n").map((l) => JSON.parse(l).sid);
