@@ -213,6 +213,19 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		assert.equal(typeof a.handshake.address, "string");
 	});
 
+	await t.test("Node's allRooms() has sio's rooms; its emit with acks completes", async () => {
+		const all = await node.io.of("/").adapter.allRooms();
+		for (const r of ["r1", a1.id, b1.id, n1.id])
+			assert.ok(all.has(r), `allRooms() lacks ${r}`);
+		// The hubs deliver the event and count no acks (they collect acks
+		// for sio-emit --ack only), so Node waits for its own client alone.
+		n1.on("ackme", (x, cb) => cb(`n1:${x}`));
+		const got = [waitFor(a1, "ackme", 3000), waitFor(b1, "ackme", 3000)];
+		const res = await node.io.to("r1").timeout(3000).emitWithAck("ackme", 5);
+		assert.deepEqual(res, ["n1:5"]);
+		assert.deepEqual((await Promise.all(got)).map((a) => a[0]), [5, 5]);
+	});
+
 	await t.test("sio-rooms join/leave on hub A moves sockets on hub B and on Node", async () => {
 		await rooms(hubA, "join", "vip", "--in", "r1");
 		await until(async () => (await node.io.in("vip").fetchSockets()).length === 3, 3000, "vip to fill");
