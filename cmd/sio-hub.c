@@ -43,7 +43,10 @@ static const char usage_text[] =
 "      --control-group GROUP  let members of GROUP use the control socket too\n"
 "      --redis URL            join the cluster of hubs and Node servers on this\n"
 "                             Redis: redis://[:password@]host[:port] or a socket path\n"
-"      --redis-key PREFIX     the cluster's channel prefix (default socket.io)\n";
+"      --redis-key PREFIX     the cluster's channel prefix (default socket.io)\n"
+"      --redis-max-pending BYTES  published bytes Redis has not answered\n"
+"                             before broadcasts to the cluster are dropped\n"
+"                             and counted (default 67108864)\n";
 /* Two strings: C11 compilers need only take 4095 bytes in one literal. */
 static const char usage_limits[] =
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
@@ -142,6 +145,7 @@ static const struct option longopts[] = {
 	{ "metrics", required_argument, NULL, OPT_LONG },
 	{ "redis", required_argument, NULL, OPT_LONG },
 	{ "redis-key", required_argument, NULL, OPT_LONG },
+	{ "redis-max-pending", required_argument, NULL, OPT_LONG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },

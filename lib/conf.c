@@ -94,6 +94,7 @@ static const struct {
 	{ "jwt-leeway", 0, 86400, offsetof(struct sio_hub_config, jwt_leeway), false },
 	{ "max-control-line", 0, 1L << 32, offsetof(struct sio_hub_config, max_control_line), true },
 	{ "max-listener-output", 65536, 1L << 34, offsetof(struct sio_hub_config, max_listener_output), true },
+	{ "redis-max-pending", 65536, 1L << 34, offsetof(struct sio_hub_config, redis_max_pending), true },
 	{ "max-depth", 1, 100000, offsetof(struct sio_hub_config, max_depth), false },
 };
 

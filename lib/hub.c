@@ -106,6 +106,7 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->max_output = 16u << 20;
 	cfg->max_output_soft = 4u << 20;
 	cfg->max_listener_output = 8u << 20;
+	cfg->redis_max_pending = 64u << 20;
 	cfg->max_output_soft_time = 20000;
 	cfg->max_packets = 10000;
 	cfg->max_attachments = 10;

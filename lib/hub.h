@@ -74,6 +74,7 @@ struct sio_hub_config {
 	enum sio_metrics metrics;
 	const char *redis_url;		/* cluster through Redis (redis.h), or NULL */
 	const char *redis_key;		/* channel prefix, "socket.io" */
+	size_t redis_max_pending;	/* unanswered bytes to Redis before broadcasts drop */
 	char **owned;			/* strings the config owns (conf.c) */
 	size_t nowned;
 };

@@ -2,8 +2,8 @@
  * redis: the cluster adapter (see redis.h and redis-wire.md for the wire).
  *
  * Outgoing broadcasts are fire and forget, as in the Node adapter; what
- * cannot be handed to Redis (down, or more than REDIS_MAX_PENDING bytes
- * unanswered) is counted and logged once per gap, and local delivery
+ * cannot be handed to Redis (down, or more than --redis-max-pending bytes
+ * unanswered: a slow or stuck Redis must not grow the hub) is counted and logged once per gap, and local delivery
  * never waits for Redis. Incoming broadcasts go through sio_emit with
  * SIO_EMIT_LOCAL: encoded once, one shared packet for every recipient.
  */
@@ -24,9 +24,6 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
 
-/* Bytes handed to Redis and not yet acknowledged before broadcasts are
- * dropped instead: a slow or stuck Redis must not grow the hub. */
-#define REDIS_MAX_PENDING (64u << 20)
 /* The adapter's requestsTimeout default. */
 #define REDIS_REQUEST_TIMEOUT 5.0
 #define REDIS_BACKOFF_MIN 0.1
@@ -526,7 +523,7 @@ published_cb(redisAsyncContext *ac, void *reply, void *priv)
 		r->st.lost++;
 		r->gap_lost++;
 	}
-	if (r->in_gap && r->pub.up && r->sub.up && r->st.pending < REDIS_MAX_PENDING / 2)
+	if (r->in_gap && r->pub.up && r->sub.up && r->st.pending < sio_hub_cfg(r->hub)->redis_max_pending / 2)
 		gap_end(r);
 }
 
@@ -535,7 +532,7 @@ publish(struct sio_redis *r, const char *chan, size_t clen, const void *p, size_
 {
 	if (!r->pub.up) {
 		gap_begin(r, "not connected");
-	} else if (r->st.pending + n > REDIS_MAX_PENDING) {
+	} else if (r->st.pending + n > sio_hub_cfg(r->hub)->redis_max_pending) {
 		gap_begin(r, "too far behind");
 	} else if (redisAsyncCommand(r->pub.ac, published_cb, (void *)(uintptr_t)n,
 	    "PUBLISH %b %b", chan, clen, p, n) == REDIS_OK) {

@@ -253,6 +253,32 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		assert.equal((await b2gone)[0], "io server disconnect");
 	});
 
+	await t.test("a stalled Redis: the hub's pending output stays under --redis-max-pending", async () => {
+		const hubC = await startHub(t, ["--redis", redis.url, "--redis-max-pending", "65536"]);
+		const metric = async (name) => Number(new RegExp(`^${name} (\\d+)$`, "m")
+			.exec(await (await fetch(`${hubC.url}/metrics`)).text())?.[1]);
+		await until(async () => await metric("sio_redis_up") === 1, 5000, "hub C to connect");
+		redis.proc.kill("SIGSTOP");
+		try {
+			// 40 broadcasts of 10 kB to a room nobody is in: 400 kB for Redis.
+			const big = JSON.stringify("x".repeat(10000));
+			const lines = Array.from({ length: 40 }, () =>
+				`{"event":"big","to":["nobody"],"data":[${big}]}`).join("\n") + "\n";
+			const r = await new Promise((resolve) => {
+				const p = execFile(BIN("sio-emit"), ["-S", hubC.socketPath], { timeout: 15000 },
+					(err) => resolve(err ? err.code : 0));
+				p.stdin.end(lines);
+			});
+			assert.equal(r, 0);
+			assert.ok(await metric("sio_redis_pending_bytes") <= 65536, "pending is bounded");
+			assert.ok(await metric("sio_redis_lost_total") >= 30, "the rest is dropped, counted");
+		} finally {
+			redis.proc.kill("SIGCONT");
+		}
+		await until(async () => await metric("sio_redis_pending_bytes") === 0, 5000, "Redis to catch up");
+		await hubC.stop();
+	});
+
 	await t.test("Redis restarts: local delivery goes on, the loss is counted, the cluster resumes", async () => {
 		await redis.stop();
 		// Local delivery does not wait for Redis.
