@@ -64,6 +64,16 @@ struct fetch {
 	struct fetch *next;
 };
 
+/* A Node broadcastWithAck delivered here: its clients' acks go back. */
+struct ack_req {
+	struct sio_redis *r;
+	uint64_t token;
+	char *rid;			/* the requestId */
+	char *nsp;
+	ev_timer timer;			/* flags.timeout: then nobody waits */
+	struct ack_req *next;
+};
+
 struct sio_redis {
 	struct sio_hub *hub;
 	struct sio_server *srv;
@@ -74,6 +84,8 @@ struct sio_redis {
 	struct link pub, sub;
 	struct nsp_entry *nsps;
 	struct fetch *fetches;
+	struct ack_req *acks;
+	uint64_t next_token;
 	struct sio_redis_stats st;
 	bool in_gap;
 	uint64_t gap_lost;
@@ -650,6 +662,7 @@ struct bcast {
 	char nsp[256];
 	struct strv rooms, except;
 	bool is_volatile;
+	long long timeout;		/* flags.timeout (ms), or 0 */
 };
 
 /* The packet map {type, data, nsp[, id]}. */
@@ -710,6 +723,11 @@ read_opts(struct mp *m, struct bcast *bc)
 					if (mp_next(m, &fv) < 0)
 						return -1;
 					bc->is_volatile = fv.kind == MP_BOOL && fv.u;
+				} else if (mp_is(&fk, "timeout")) {
+					if (mp_next(m, &fv) < 0)
+						return -1;
+					if (fv.kind == MP_UINT && fv.u < 86400000)
+						bc->timeout = (long long)fv.u;
 				} else if (mp_skip(m) < 0) {
 					return -1;
 				}
@@ -728,9 +746,12 @@ bcast_free(struct bcast *bc)
 	strv_free(&bc->except);
 }
 
-/* Delivers a broadcast from another server to the local sockets it targets. */
+/*
+ * Delivers a broadcast from another server to the local sockets it
+ * targets; with ack_token each is asked for an ack (sio_emit).
+ */
 static size_t
-deliver(struct sio_redis *r, const struct bcast *bc)
+deliver(struct sio_redis *r, const struct bcast *bc, uint64_t ack_token)
 {
 	const struct sio_hub_config *cfg = sio_hub_cfg(r->hub);
 	struct sio_mj_limits lim = { (int)cfg->max_depth, sio_hub_max_control_line(cfg) };
@@ -751,7 +772,7 @@ deliver(struct sio_redis *r, const struct bcast *bc)
 	struct sio_target t = { bc->nsp, (const char *const *)bc->rooms.v, bc->rooms.n,
 		(const char *const *)bc->except.v, bc->except.n };
 	n = sio_emit(r->srv, &t, json.data, json.len, pkts, (int)atts.n,
-	    SIO_EMIT_LOCAL | (bc->is_volatile ? SIO_EMIT_VOLATILE : 0), 0);
+	    SIO_EMIT_LOCAL | (bc->is_volatile ? SIO_EMIT_VOLATILE : 0), ack_token);
 	for (size_t i = 0; i < atts.n; i++)
 		sio_pkt_unref(pkts[i]);
 	r->st.received++;
@@ -777,7 +798,7 @@ on_broadcast(struct sio_redis *r, const uint8_t *p, size_t n)
 		return;
 	if (read_packet(&m, &bc) < 0 || (v.n > 2 && read_opts(&m, &bc) < 0))
 		goto bad;
-	deliver(r, &bc);
+	deliver(r, &bc, 0);
 	bcast_free(&bc);
 	return;
 bad:
@@ -965,16 +986,83 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 
 /*
  * BROADCAST with an ack (msgpack {uid, requestId, type: 7, packet, opts}):
- * delivered like a broadcast, and answered with a client count of 0 so
- * the Node caller does not wait for acks sio-hub cannot collect for it.
+ * delivered with an ack id per local socket, answered with how many
+ * (type 8), then each client's ack as it comes (type 9, msgpack) until
+ * the request's flags.timeout.
  */
+static void
+ack_req_free(struct ack_req *a)
+{
+	struct sio_redis *r = a->r;
+	for (struct ack_req **pp = &r->acks; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	ev_timer_stop(r->loop, &a->timer);
+	sio_ack_forget(r->srv, a->token);
+	free(a->rid);
+	free(a->nsp);
+	free(a);
+}
+
+static void
+ack_timeout_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	ack_req_free(SIO_CONTAINER_OF(w, struct ack_req, timer));
+}
+
+/* A local client answered a Node broadcastWithAck: {type: 9, requestId, packet}. */
+static void
+cluster_ack(void *arg, struct sio_socket *s, uint64_t token, const struct sio_event *ev)
+{
+	struct sio_redis *r = arg;
+	struct sio_mj_span spans[SIO_MAX_ATTACHMENTS];
+	char err[SIO_ERRLEN];
+	struct ack_req *a;
+	(void)s;
+
+	for (a = r->acks; a && a->token != token; a = a->next)
+		;
+	if (!a)
+		return;
+	for (int i = 0; i < ev->natt && i < SIO_MAX_ATTACHMENTS; i++) {
+		spans[i].p = sio_pkt_data(ev->att[i]);
+		spans[i].len = ev->att[i]->len;
+	}
+	struct sio_mj_atts atts = { spans, (size_t)ev->natt, (size_t)ev->natt, 0 };
+	bool has_arg = ev->doc->tok[0].size > 0;
+	sio_buf_reset(&r->out);
+	mp_map(&r->out, has_arg ? 3 : 2);
+	mp_strs(&r->out, "type");
+	sio_buf_addc(&r->out, RES_BROADCAST_ACK);
+	mp_strs(&r->out, "requestId");
+	mp_strs(&r->out, a->rid);
+	/* The adapter passes on the first argument only. */
+	if (has_arg) {
+		mp_strs(&r->out, "packet");
+		if (sio_json_to_msgpack(&r->out, ev->doc, ev->payload, 1,
+		    ev->natt ? sio_mj_placeholder_in : NULL, &atts, err) != SIO_OK) {
+			sio_log_warn("redis: an ack not passed on: %s", err);
+			return;
+		}
+	}
+	struct sio_buf chan = SIO_BUF_INIT;
+	channel(&chan, r->key, "-response", a->nsp, NULL);
+	publish(r, chan.data, chan.len, r->out.data, r->out.len);
+	sio_buf_free(&chan);
+}
+
 static void
 on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, size_t n)
 {
 	struct mp m = { p, p + n };
 	struct mp_val v, k, s;
 	struct bcast bc;
-	struct sio_buf rid = SIO_BUF_INIT;
+	struct sio_buf rid = SIO_BUF_INIT, raw = SIO_BUF_INIT;
 	bool own = false, ok = true, is_bcast = false;
 
 	memset(&bc, 0, sizeof bc);
@@ -988,8 +1076,10 @@ on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, siz
 			own = ok && mp_is(&s, r->uid);
 		} else if (mp_is(&k, "requestId")) {
 			ok = mp_next(&m, &s) == 0 && s.kind == MP_STR;
-			if (ok)
+			if (ok) {
 				sio_json_add_str(&rid, (const char *)s.s, s.n);
+				sio_buf_add(&raw, s.s, s.n);
+			}
 		} else if (mp_is(&k, "type")) {
 			ok = mp_next(&m, &s) == 0;
 			is_bcast = ok && s.kind == MP_UINT && s.u == REQ_BROADCAST;
@@ -1002,15 +1092,29 @@ on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, siz
 		}
 	}
 	if (ok && is_bcast && !own && rid.len && bc.data.p) {
-		deliver(r, &bc);
+		uint64_t token = SIO_ACK_CLUSTER | ++r->next_token;
+		size_t reached = deliver(r, &bc, token);
 		struct sio_buf b = SIO_BUF_INIT;
-		sio_buf_printf(&b, "{\"type\":%d,\"requestId\":%.*s,\"clientCount\":0}",
-		    RES_CLIENT_COUNT, (int)rid.len, rid.data);
+		sio_buf_printf(&b, "{\"type\":%d,\"requestId\":%.*s,\"clientCount\":%zu}",
+		    RES_CLIENT_COUNT, (int)rid.len, rid.data, reached);
 		publish_to(r, "-response", nsp, &b);
 		sio_buf_free(&b);
+		if (reached > 0) {
+			struct ack_req *a = sio_xcalloc(1, sizeof *a);
+			a->r = r;
+			a->token = token;
+			a->rid = sio_buf_steal(&raw, NULL);
+			a->nsp = sio_xstrdup(nsp);
+			ev_timer_init(&a->timer, ack_timeout_cb,
+			    (double)(bc.timeout > 0 ? bc.timeout : 5000) / 1000.0, 0.);
+			ev_timer_start(r->loop, &a->timer);
+			a->next = r->acks;
+			r->acks = a;
+		}
 	}
 	bcast_free(&bc);
 	sio_buf_free(&rid);
+	sio_buf_free(&raw);
 }
 
 /* ---- fetchSockets across the cluster --------------------------------------------------- */
@@ -1488,7 +1592,7 @@ sio_redis_new(struct sio_hub *hub, struct sio_server *srv, const char *url, cons
 	ev_timer_init(&r->listen_poll, listen_poll_cb, REDIS_LISTEN_POLL, REDIS_LISTEN_POLL);
 	ev_timer_start(r->loop, &r->listen_poll);
 	sio_server_each_nsp(srv, each_nsp, r);
-	struct sio_cluster c = { cluster_broadcast, cluster_nsp, r };
+	struct sio_cluster c = { cluster_broadcast, cluster_nsp, cluster_ack, r };
 	sio_server_set_cluster(srv, &c);
 	link_connect(&r->pub);
 	link_connect(&r->sub);
@@ -1512,10 +1616,12 @@ sio_redis_free(struct sio_redis *r)
 	if (!r)
 		return;
 	r->closing = true;
-	struct sio_cluster none = { NULL, NULL, NULL };
+	struct sio_cluster none = { NULL, NULL, NULL, NULL };
 	sio_server_set_cluster(r->srv, &none);
 	while (r->fetches)
 		fetch_finish(r->fetches);
+	while (r->acks)
+		ack_req_free(r->acks);
 	ev_timer_stop(r->loop, &r->pub.retry);
 	ev_timer_stop(r->loop, &r->sub.retry);
 	ev_timer_stop(r->loop, &r->listen_poll);

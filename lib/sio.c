@@ -672,8 +672,12 @@ handle_ack(struct sio_socket *s, const struct sio_event *ev)
 		*pp = a->next;
 		uint64_t token = a->token;
 		free(a);
-		if (srv->has_obs && srv->obs.on_ack)
+		if (token & SIO_ACK_CLUSTER) {
+			if (srv->cluster.on_ack)
+				srv->cluster.on_ack(srv->cluster.arg, s, token, ev);
+		} else if (srv->has_obs && srv->obs.on_ack) {
 			srv->obs.on_ack(s, token, ev, srv->obs.arg);
+		}
 		return;
 	}
 	/* An answer nobody waits for (late, or unknown id) is dropped. */

@@ -105,8 +105,13 @@ struct sio_cluster {
 	void (*broadcast)(void *arg, const struct sio_target *t, const char *payload,
 	    size_t len, struct sio_pkt *const *att, int natt, unsigned flags);
 	void (*nsp_added)(void *arg, const char *nsp);
+	/* A client's answer to an emit whose ack token has SIO_ACK_CLUSTER. */
+	void (*on_ack)(void *arg, struct sio_socket *s, uint64_t token,
+	    const struct sio_event *ev);
 	void *arg;
 };
+/* Ack tokens with this bit are the cluster's; the others the observer's. */
+#define SIO_ACK_CLUSTER (UINT64_C(1) << 63)
 /* Copies c; a struct of NULLs detaches. */
 void sio_server_set_cluster(struct sio_server *srv, const struct sio_cluster *c);
 
