@@ -63,7 +63,7 @@ done
 CC=${CC:-clang}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -Ilib"
-LIBS="-lwslay -lev -lhttp_parser -ljq -lssl -lcrypto -lsystemd -lm"
+LIBS="-lwslay -lev -lhttp_parser -ljq -lssl -lcrypto -lsystemd -lhiredis -lm"
 B=tests/fuzz/build
 mkdir -p "$B/obj" "$B/run" tests/fuzz/crashes
 
