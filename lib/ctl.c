@@ -802,7 +802,14 @@ sio_ctl_cluster_line(void *arg, const char *line, size_t len)
 		sio_json_str_decode(&doc, line, ei, &event);
 	else if (ei >= 0)
 		sio_buf_add(&event, line + doc.tok[ei].start, doc.tok[ei].end - doc.tok[ei].start);
-	struct sio_rc *rc = sio_rc_from(line, len);
+	/* One line each for the listeners, whatever the other hub sent. */
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (memchr(line, '\n', len) || memchr(line, '\r', len))
+		goto out;
+	struct sio_rc *rc = sio_rc_new(len + 1);
+	memcpy(rc->data, line, len);
+	rc->data[len] = '\n';
 	publish(ctl, nsp.data, NULL, event.data, event.len, lifecycle, rc);
 	sio_rc_unref(rc);
 out:

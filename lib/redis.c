@@ -1298,30 +1298,17 @@ channel_nsp(const struct sio_redis *r, const char *kind, const char *chan, size_
 	return true;
 }
 
-static void
-on_message(redisAsyncContext *ac, void *reply, void *priv)
+void
+sio_redis_inject(struct sio_redis *r, bool pattern, const char *chan, size_t clen,
+    const char *msg, size_t mlen)
 {
-	struct sio_redis *r = priv;
-	redisReply *rep = reply;
 	char nsp[256];
-	(void)ac;
 
-	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 || r->closing)
+	if (r->closing)
 		return;
-	const char *kind = rep->element[0]->str;
-	if (!kind)
-		return;
-	if (strcmp(kind, "pmessage") == 0 && rep->elements == 4) {
-		on_broadcast(r, (const uint8_t *)rep->element[3]->str, rep->element[3]->len);
-		return;
-	}
-	if (strcmp(kind, "message") != 0)
-		return;
-	const char *chan = rep->element[1]->str;
-	size_t clen = rep->element[1]->len;
-	const char *msg = rep->element[2]->str;
-	size_t mlen = rep->element[2]->len;
-	if (clen == strlen(r->events_chan) && memcmp(chan, r->events_chan, clen) == 0) {
+	if (pattern) {
+		on_broadcast(r, (const uint8_t *)msg, mlen);
+	} else if (clen == strlen(r->events_chan) && memcmp(chan, r->events_chan, clen) == 0) {
 		/* "<uid> <line>": our own come back too. */
 		size_t ul = strlen(r->uid);
 		if (mlen > ul + 1 && msg[ul] == ' ' && memcmp(msg, r->uid, ul) != 0 && r->on_line)
@@ -1333,13 +1320,39 @@ on_message(redisAsyncContext *ac, void *reply, void *priv)
 			on_broadcast_request(r, nsp, (const uint8_t *)msg, mlen);
 	} else if (channel_nsp(r, "-response", chan, clen, nsp, sizeof nsp)) {
 		on_response(r, nsp, msg, mlen);
-	} else {
+	} else if (clen > 1) {
 		/* <key>-response#<nsp>#<uid>#: answers meant for us alone. */
-		char *hash = memrchr(chan, '#', clen - 1);
+		const char *hash = memrchr(chan, '#', clen - 1);
 		if (hash && channel_nsp(r, "-response", chan, (size_t)(hash - chan) + 1, nsp,
 		    sizeof nsp))
 			on_response(r, nsp, msg, mlen);
 	}
+}
+
+static bool
+is_str(const redisReply *e)
+{
+	return e->type == REDIS_REPLY_STRING && e->str;
+}
+
+/* Every message of every subscription: ["message", chan, msg] or
+ * ["pmessage", pattern, chan, msg]; the (un)subscribe answers too. */
+static void
+on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct sio_redis *r = priv;
+	redisReply *rep = reply;
+	(void)ac;
+
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+	    !is_str(rep->element[0]))
+		return;
+	const char *kind = rep->element[0]->str;
+	redisReply **e = rep->element;
+	if (strcmp(kind, "pmessage") == 0 && rep->elements == 4 && is_str(e[2]) && is_str(e[3]))
+		sio_redis_inject(r, true, e[2]->str, e[2]->len, e[3]->str, e[3]->len);
+	else if (strcmp(kind, "message") == 0 && is_str(e[1]) && is_str(e[2]))
+		sio_redis_inject(r, false, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
 }
 
 static void

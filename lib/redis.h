@@ -106,6 +106,14 @@ typedef void (*sio_redis_line_cb)(void *arg, const char *line, size_t len);
 void sio_redis_on_line(struct sio_redis *r, sio_redis_line_cb cb, void *arg);
 
 /*
+ * Handles msg as if Redis had delivered it on chan (pattern: through the
+ * PSUBSCRIBE of broadcasts). For tests and fuzzing; the subscriber
+ * connection calls it for every message.
+ */
+void sio_redis_inject(struct sio_redis *r, bool pattern, const char *chan, size_t clen,
+    const char *msg, size_t mlen);
+
+/*
  * [uid, {type:2, data, nsp}, {rooms, except, flags}]: the broadcast
  * message, appended to out. data is token tok of doc (a JSON array);
  * bin/arg say what stands for binary (msgjson.h).
