@@ -1140,12 +1140,19 @@ socket_cb(struct sio_socket *s, void *arg)
 	sio_buf_printf(x->b, "],\"handshake\":%s}", sio_socket_handshake(s));
 }
 
-/* An answer waiting for the other servers of the cluster (fetchSockets). */
+/*
+ * An answer waiting for the other servers of the cluster (fetchSockets):
+ * the sockets themselves, their ids (members) or how many (count).
+ */
+enum remote_kind { REMOTE_SOCKETS, REMOTE_SIDS, REMOTE_COUNT };
+
 struct remote_wait {
 	struct sio_ctl *ctl;
 	unsigned long serial;
-	struct sio_buf answer;		/* the local part, without the closing "]}" */
+	enum remote_kind kind;
+	struct sio_buf answer;		/* the local part, up to where remote ones go */
 	bool any;			/* the local part has items */
+	size_t count;			/* REMOTE_COUNT: the local count */
 };
 
 static void
@@ -1153,19 +1160,82 @@ remote_done(void *arg, const char *items, size_t len, size_t expected, size_t an
 {
 	struct remote_wait *w = arg;
 	struct ctl_client *cl;
+	struct sio_buf list = SIO_BUF_INIT;
+	struct sio_json doc = SIO_JSON_INIT;
 
 	for (cl = w->ctl->clients; cl && cl->serial != w->serial; cl = cl->next)
 		;
-	if (len && w->any)
-		sio_buf_addc(&w->answer, ',');
-	sio_buf_add(&w->answer, items, len);
+	sio_buf_addc(&list, '[');
+	sio_buf_add(&list, items, len);
+	sio_buf_addc(&list, ']');
+	if (w->kind != REMOTE_SOCKETS &&
+	    sio_json_parse(&doc, list.data, list.len, 1000, NULL) == SIO_OK) {
+		for (int k = 1; k < (int)doc.tok[0].next; k = (int)doc.tok[k].next) {
+			int sid = sio_json_get(&doc, list.data, k, "sid");
+			if (sid < 0)
+				continue;
+			w->count++;
+			if (w->kind != REMOTE_SIDS)
+				continue;
+			if (w->any)
+				sio_buf_addc(&w->answer, ',');
+			sio_buf_add(&w->answer, list.data + doc.tok[sid].start,
+			    doc.tok[sid].end - doc.tok[sid].start);
+			w->any = true;
+		}
+	} else if (w->kind == REMOTE_SOCKETS && len) {
+		if (w->any)
+			sio_buf_addc(&w->answer, ',');
+		sio_buf_add(&w->answer, items, len);
+	}
+	if (w->kind == REMOTE_COUNT)
+		sio_buf_printf(&w->answer, "%zu", w->count);
+	else
+		sio_buf_addc(&w->answer, ']');
 	/* Who did not answer in time is said, not hidden. */
-	sio_buf_printf(&w->answer, "],\"servers\":%zu,\"answered\":%zu}", expected + 1,
+	sio_buf_printf(&w->answer, ",\"servers\":%zu,\"answered\":%zu}", expected + 1,
 	    answered + 1);
 	if (cl && !cl->conn->closed)
 		send_line(cl, &w->answer);
+	sio_json_free(&doc);
+	sio_buf_free(&list);
 	sio_buf_free(&w->answer);
 	free(w);
+}
+
+/*
+ * With --redis (and not "local":true), hands the answer begun in b to the
+ * other servers' fetchSockets: true when it will be sent from there.
+ * Else closes b as a local answer, saying whether the cluster was down.
+ */
+static bool
+ask_cluster(struct ctl_client *cl, const struct req *r, const struct sio_target *t,
+    enum remote_kind kind, struct sio_buf *b, bool any, size_t count)
+{
+	struct sio_redis *redis = sio_hub_redis(cl->ctl->hub);
+	int li = field(r, "local");
+	bool local = li >= 0 && tok(r, li)->type == SIO_JSON_TRUE;
+	const char *down = "";
+
+	if (redis && !local) {
+		struct remote_wait *w = sio_xcalloc(1, sizeof *w);
+		w->ctl = cl->ctl;
+		w->serial = cl->serial;
+		w->kind = kind;
+		w->answer = *b;
+		w->any = any;
+		w->count = count;
+		if (sio_redis_fetch(redis, t, remote_done, w) == SIO_OK)
+			return true;
+		free(w);
+		down = ",\"cluster\":\"down\"";
+	}
+	if (kind == REMOTE_COUNT)
+		sio_buf_printf(b, "%zu", count);
+	else
+		sio_buf_addc(b, ']');
+	sio_buf_printf(b, "%s}", down);
+	return false;
 }
 
 static void
@@ -1174,7 +1244,6 @@ op_sockets(struct ctl_client *cl, const struct req *r)
 	static const char *const keys[] = { "rooms", "in", "sids" };
 	struct target tg;
 	struct sio_buf b = SIO_BUF_INIT;
-	struct sio_redis *redis = sio_hub_redis(cl->ctl->hub);
 
 	if (!target_read(cl, r, &tg, keys, 3))
 		return;
@@ -1182,25 +1251,10 @@ op_sockets(struct ctl_client *cl, const struct req *r)
 	begin_answer(&b, r);
 	sio_buf_adds(&b, "\"sockets\":[");
 	sio_server_each(cl->ctl->srv, &tg.t, socket_cb, &x);
-	int li = field(r, "local");
-	bool local = li >= 0 && tok(r, li)->type == SIO_JSON_TRUE;
-	if (redis && !local) {
-		struct remote_wait *w = sio_xcalloc(1, sizeof *w);
-		w->ctl = cl->ctl;
-		w->serial = cl->serial;
-		w->answer = b;
-		w->any = !x.first;
-		if (sio_redis_fetch(redis, &tg.t, remote_done, w) == SIO_OK) {
-			target_free(&tg);
-			return;
-		}
-		free(w);
-		sio_buf_adds(&b, "],\"cluster\":\"down\"}");
-	} else {
-		sio_buf_adds(&b, "]}");
+	if (!ask_cluster(cl, r, &tg.t, REMOTE_SOCKETS, &b, !x.first, 0)) {
+		send_line(cl, &b);
+		sio_buf_free(&b);
 	}
-	send_line(cl, &b);
-	sio_buf_free(&b);
 	target_free(&tg);
 }
 
@@ -1233,9 +1287,10 @@ op_members(struct ctl_client *cl, const struct req *r)
 	begin_answer(&b, r);
 	sio_buf_adds(&b, "\"sids\":[");
 	sio_server_each(cl->ctl->srv, &tg.t, sid_cb, &x);
-	sio_buf_adds(&b, "]}");
-	send_line(cl, &b);
-	sio_buf_free(&b);
+	if (!ask_cluster(cl, r, &tg.t, REMOTE_SIDS, &b, !x.first, 0)) {
+		send_line(cl, &b);
+		sio_buf_free(&b);
+	}
 	sio_buf_free(&room);
 	target_free(&tg);
 }
@@ -1265,8 +1320,9 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 		answer_error(cl, r, "bad_request", "name the sockets: 'sids', 'in', or \"all\":true");
 		goto out;
 	}
-	struct sio_redis *redis = sio_hub_redis(cl->ctl->hub);
-	int ci = field(r, "close");
+	int ci = field(r, "close"), li = field(r, "local");
+	struct sio_redis *redis = li >= 0 && tok(r, li)->type == SIO_JSON_TRUE ? NULL :
+	    sio_hub_redis(cl->ctl->hub);
 	bool close = ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE;
 	/* The other servers apply it too; their counts are not waited for. */
 	if (redis)
@@ -1306,14 +1362,28 @@ op_count(struct ctl_client *cl, const struct req *r)
 		sio_buf_free(&nsp);
 		return;
 	}
-	snprintf(extra, sizeof extra, ",\"count\":%zu",
-	    sio_server_room_size(cl->ctl->srv, nsp.len ? nsp.data : "/", room.data));
+	size_t n = sio_server_room_size(cl->ctl->srv, nsp.len ? nsp.data : "/", room.data);
 	struct req copy = *r;
 	if (!copy.id) {
 		copy.id = "null";
 		copy.idlen = 4;
 	}
-	answer_ok(cl, &copy, extra);
+	if (sio_hub_redis(cl->ctl->hub)) {
+		/* The other servers count theirs: their sockets in the room. */
+		const char *rooms[1] = { room.data };
+		struct sio_target t = { nsp.len ? nsp.data : "/", rooms, 1, NULL, 0 };
+		struct sio_buf b = SIO_BUF_INIT;
+		begin_answer(&b, &copy);
+		sio_buf_adds(&b, "\"ok\":true,\"count\":");
+		if (!ask_cluster(cl, r, &t, REMOTE_COUNT, &b, false, n))
+			send_line(cl, &b);
+		else
+			b.data = NULL;
+		sio_buf_free(&b);
+	} else {
+		snprintf(extra, sizeof extra, ",\"count\":%zu", n);
+		answer_ok(cl, &copy, extra);
+	}
 	sio_buf_free(&room);
 	sio_buf_free(&nsp);
 }

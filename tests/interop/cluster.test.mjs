@@ -203,6 +203,8 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		const inr1 = (await rooms(hubB, "sockets", "--in", "r1", "--except", b1.id)).trim()
 			.split("\n").map((l) => l.split("\t")[0]);
 		assert.deepEqual(sorted(inr1), sorted([a1.id, n1.id]));
+		const local = (await rooms(hubA, "sockets", "--local")).trim().split("\n").map((l) => l.split("\t")[0]);
+		assert.deepEqual(sorted(local), sorted([a1.id, a2.id]));
 	});
 
 	await t.test("Node's io.fetchSockets() sees sio's sockets, rooms included", async () => {
@@ -232,17 +234,21 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		await rooms(hubA, "join", "vip", "--in", "r1");
 		await until(async () => (await node.io.in("vip").fetchSockets()).length === 3, 3000, "vip to fill");
 		await roomGets("vip-ev", [1], () => { node.io.to("vip").emit("vip-ev", 1); });
+		// members and count answer for the whole cluster too.
+		const members = (await rooms(hubB, "members", "vip")).trim().split("\n");
+		assert.deepEqual(sorted(members), sorted(inR1.map((s) => s.id)));
+		assert.equal(await count(hubB, "vip"), "3");
+		assert.equal((await rooms(hubB, "members", "vip", "--json")).includes(a1.id), true);
 		await rooms(hubA, "leave", "vip", "--in", "vip", "--except", a1.id);
 		await until(async () => (await node.io.in("vip").fetchSockets()).length === 1, 3000, "vip to empty");
-		assert.equal(await count(hubB, "vip"), "0");
+		assert.equal(await count(hubB, "vip"), "1");
 	});
 
 	await t.test("Node socketsJoin / socketsLeave move sio's sockets", async () => {
 		node.io.in("r1").socketsJoin("gold");
-		await until(async () => await count(hubB, "gold") === "1", 3000, "b1 in gold");
-		assert.equal(await count(hubA, "gold"), "1");
+		await until(async () => await count(hubB, "gold") === "3", 3000, "r1 in gold");
 		node.io.in("gold").socketsLeave("gold");
-		await until(async () => await count(hubA, "gold") === "0", 3000, "a1 out of gold");
+		await until(async () => await count(hubA, "gold") === "0", 3000, "gold to empty");
 	});
 
 	await t.test("disconnect both ways: sio-rooms on Node's socket, Node on sio's", async () => {
