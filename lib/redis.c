@@ -1411,14 +1411,17 @@ retry_cb(EV_P_ ev_timer *w, int revents)
 	link_connect(l);
 }
 
+/* A refused AUTH leaves a connection that can do nothing: drop it and
+ * try again later (the password may be set on Redis meanwhile). */
 static void
 auth_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
 	redisReply *rep = reply;
-	(void)ac;
 	(void)priv;
-	if (rep && rep->type == REDIS_REPLY_ERROR)
+	if (rep && rep->type == REDIS_REPLY_ERROR) {
 		sio_log_error("redis: AUTH refused: %s", rep->str);
+		redisAsyncDisconnect(ac);
+	}
 }
 
 static void

@@ -287,6 +287,36 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		await hubC.stop();
 	});
 
+	await t.test("sio-emit --redis: Redis unreachable is status 69, --ack a usage error", async () => {
+		const gone = await run("sio-emit", ["--redis", `redis://127.0.0.1:${await freePort()}`, "ev", "1"]);
+		assert.equal(gone.code, 69, gone.stderr);
+		const ack = await run("sio-emit", ["--redis", redis.url, "--ack", "ev", "1"]);
+		assert.equal(ack.code, 64, ack.stderr);
+	});
+
+	await t.test("a Redis with a password: the hub and sio-emit --redis log in", async () => {
+		const port = await freePort();
+		const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--requirepass", "s3cret"], { stdio: "ignore" });
+		defer(t, () => { try { process.kill(proc.pid, "SIGKILL"); } catch { /* gone */ } });
+		const url = `redis://:s3cret@127.0.0.1:${port}`;
+		await until(async () => (await run("sio-emit", ["--redis", url, "warmup", "1"])).code === 0,
+			5000, "the password Redis to start");
+		const hubP = await startHub(t, ["--redis", url]);
+		const c = client(t, hubP.url, { transports: ["websocket"] });
+		await connected(c);
+		await until(async () => {
+			const got = waitFor(c, "pw", 300).then(() => true, () => false);
+			await ok("sio-emit", ["--redis", url, "pw", "1"]);
+			return got;
+		}, 5000, "an event through the password Redis");
+		const wrong = await run("sio-emit", ["--redis", `redis://:nope@127.0.0.1:${port}`, "x", "1"]);
+		assert.equal(wrong.code, 69, "a wrong password is refused");
+		assert.match(wrong.stderr, /AUTH/);
+		await hubP.stop();
+		process.kill(proc.pid, "SIGKILL");
+	});
+
 	await t.test("Redis restarts: local delivery goes on, the loss is counted, the cluster resumes", async () => {
 		await redis.stop();
 		// Local delivery does not wait for Redis.
