@@ -390,6 +390,13 @@ run_one(struct emitter *e, struct sio_buf *req, bool ack)
 			fflush(stdout);
 		} else if (di >= 0 || !ack) {
 			int mi = sio_json_get(&doc, l, 0, "missing");
+			int rmi = sio_json_get(&doc, l, 0, "remote_missing");
+			long long rm = 0;
+			/* Clients of other hubs of a cluster: counted, not named. */
+			if (rmi >= 0 && sio_json_int(&doc, l, rmi, 1, 1LL << 40, &rm)) {
+				printf("{\"remote_missing\":%lld}\n", rm);
+				status = 1;
+			}
 			if (mi >= 0) {
 				for (int k = mi + 1; k < (int)doc.tok[mi].next; k = (int)doc.tok[k].next) {
 					printf("{\"sid\":%.*s,\"missing\":true}\n",

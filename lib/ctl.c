@@ -50,6 +50,10 @@ struct ack_wait {
 	size_t n, nanswered;
 	ev_timer timer;
 	struct ack_wait *next;
+	/* --redis: the other servers' clients (sio_redis_emit_ack) */
+	uint64_t remote;		/* its handle, or 0 */
+	bool remote_done;		/* every server and client answered */
+	size_t remote_clients, remote_acked;
 };
 
 /* A line sent to a group member, kept until the member confirms it. */
@@ -412,6 +416,7 @@ append_data(struct sio_buf *b, const struct sio_event *ev, uint32_t skip)
 /* ---- emit ---------------------------------------------------------------------- */
 
 static void ack_wait_finish(struct ack_wait *w);
+static void remote_ack(void *arg, const char *data, size_t len);
 
 static void
 ack_timeout_cb(EV_P_ ev_timer *t, int revents)
@@ -536,7 +541,19 @@ op_emit(struct ctl_client *cl, const struct req *r)
 	w->next = ctl->waits;
 	ctl->waits = w;
 	sio_emit(ctl->srv, &tg.t, payload.data, payload.len, att, natt, flags, w->token);
-	if (w->n == 0) {
+	struct sio_redis *redis = sio_hub_redis(ctl->hub);
+	int li = field(r, "local");
+	if (redis && !(li >= 0 && tok(r, li)->type == SIO_JSON_TRUE)) {
+		struct sio_mj_span spans[SIO_MAX_ATTACHMENTS];
+		for (int i = 0; i < natt; i++) {
+			spans[i].p = sio_pkt_data(att[i]);
+			spans[i].len = att[i]->len;
+		}
+		if (sio_redis_emit_ack(redis, &tg.t, payload.data, payload.len, spans, natt,
+		    timeout, remote_ack, w, &w->remote) != SIO_OK)
+			w->remote = 0;
+	}
+	if (w->n == 0 && !w->remote) {
 		ack_wait_finish(w);
 	} else {
 		ev_timer_init(&w->timer, ack_timeout_cb, (double)timeout / 1000.0, 0.);
@@ -552,6 +569,8 @@ out:
 static void
 ack_wait_free(struct sio_ctl *ctl, struct ack_wait *w)
 {
+	if (w->remote && sio_hub_redis(ctl->hub))
+		sio_redis_ack_cancel(sio_hub_redis(ctl->hub), w->remote);
 	for (struct ack_wait **pp = &ctl->waits; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
 			*pp = w->next;
@@ -575,8 +594,16 @@ ack_wait_finish(struct ack_wait *w)
 	struct sio_ctl *ctl = w->cl->ctl;
 	struct sio_buf b = SIO_BUF_INIT;
 
-	sio_buf_printf(&b, "{\"id\":%s,\"done\":true,\"sockets\":%zu,\"acked\":%zu,\"missing\":[",
-	    w->id, w->n, w->nanswered);
+	/* Timed out before every server answered: those that did count. */
+	if (w->remote && !w->remote_done && sio_hub_redis(ctl->hub))
+		w->remote_clients = sio_redis_ack_clients(sio_hub_redis(ctl->hub), w->remote);
+	sio_buf_printf(&b, "{\"id\":%s,\"done\":true,\"sockets\":%zu,\"acked\":%zu,",
+	    w->id, w->n + w->remote_clients, w->nanswered + w->remote_acked);
+	/* Other servers' clients have no id here: how many did not answer. */
+	if (w->remote)
+		sio_buf_printf(&b, "\"remote_missing\":%zu,", w->remote_clients > w->remote_acked ?
+		    w->remote_clients - w->remote_acked : 0);
+	sio_buf_adds(&b, "\"missing\":[");
 	bool first = true;
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->answered[i])
@@ -941,8 +968,32 @@ obs_ack(struct sio_socket *s, uint64_t token, const struct sio_event *ev, void *
 	sio_buf_addc(&b, '}');
 	send_line(w->cl, &b);
 	sio_buf_free(&b);
-	if (w->nanswered == w->n)
+	if (w->nanswered == w->n && (!w->remote || w->remote_done))
 		ack_wait_finish(w);
+}
+
+/* An answer from a client of another server, or (data NULL) the end of them. */
+static void
+remote_ack(void *arg, const char *data, size_t len)
+{
+	struct ack_wait *w = arg;
+
+	if (!data) {
+		w->remote_done = true;
+		w->remote_clients = len;
+		if (w->nanswered == w->n)
+			ack_wait_finish(w);
+		return;
+	}
+	w->remote_acked++;
+	struct sio_buf b = SIO_BUF_INIT;
+	sio_buf_printf(&b, "{\"id\":%s,\"type\":\"ack\",\"nsp\":", w->id);
+	sio_json_add_str(&b, w->nsp, strlen(w->nsp));
+	sio_buf_adds(&b, ",\"sid\":null,\"remote\":true,\"data\":");
+	sio_buf_add(&b, data, len);
+	sio_buf_addc(&b, '}');
+	send_line(w->cl, &b);
+	sio_buf_free(&b);
 }
 
 /* ---- other requests ------------------------------------------------------------ */

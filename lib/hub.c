@@ -830,6 +830,7 @@ sio_hub_free(struct sio_hub *hub)
 	if (!hub)
 		return;
 	sio_redis_free(hub->redis);
+	hub->redis = NULL;	/* ctl_free asks for it */
 	sio_ctl_free(hub->ctl);
 	free(hub->ctl_path);
 	sio_files_free(hub->files);

@@ -49,11 +49,15 @@ struct nsp_entry {
 	struct nsp_entry *next;
 };
 
+/*
+ * A request of ours waiting for the other servers: fetchSockets, or a
+ * BROADCAST with acks (sio-emit --ack) when is_ack.
+ */
 struct fetch {
 	struct sio_redis *r;
 	char id[8];
 	char *nsp;
-	char *request;
+	struct sio_buf request;		/* published once NUMSUB is known */
 	struct sio_buf items;
 	size_t expected, answered;
 	bool counting;			/* PUBSUB NUMSUB not answered yet */
@@ -62,6 +66,10 @@ struct fetch {
 	void *arg;
 	ev_timer timer;
 	struct fetch *next;
+	bool is_ack;
+	uint64_t handle;
+	size_t clients, acks;		/* is_ack: clients the servers asked, acks in */
+	sio_redis_ack_cb ack_cb;
 };
 
 /* A Node broadcastWithAck delivered here: its clients' acks go back. */
@@ -557,6 +565,47 @@ publish(struct sio_redis *r, const char *chan, size_t clen, const void *p, size_
 	return false;
 }
 
+/* {type: 2, data, nsp}: the packet as socket.io builds it. */
+static int
+pack_packet(struct sio_buf *out, const char *nsp, const struct sio_json *doc, const char *text,
+    int tok, sio_mj_bin_in bin, void *arg, char *err)
+{
+	mp_map(out, 3);
+	mp_strs(out, "type");
+	sio_buf_addc(out, 2);	/* EVENT, even with binary: the parser decides later */
+	mp_strs(out, "data");
+	int rc = sio_json_to_msgpack(out, doc, text, tok, bin, arg, err);
+	if (rc != SIO_OK)
+		return rc;
+	mp_strs(out, "nsp");
+	mp_strs(out, nsp);
+	return SIO_OK;
+}
+
+/* {rooms, except, flags}; flags: volatile, and timeout (ms) when not 0. */
+static void
+pack_opts(struct sio_buf *out, const char *const *rooms, size_t nrooms,
+    const char *const *except, size_t nexcept, bool is_volatile, long long timeout)
+{
+	mp_map(out, 3);
+	mp_strs(out, "rooms");
+	mp_strv(out, rooms, nrooms);
+	mp_strs(out, "except");
+	mp_strv(out, except, nexcept);
+	mp_strs(out, "flags");
+	mp_map(out, (uint32_t)(is_volatile + (timeout > 0)));
+	if (is_volatile) {
+		mp_strs(out, "volatile");
+		sio_buf_addc(out, (char)0xc3);
+	}
+	if (timeout > 0) {
+		uint8_t t[5] = { 0xce, (uint8_t)(timeout >> 24), (uint8_t)(timeout >> 16),
+			(uint8_t)(timeout >> 8), (uint8_t)timeout };
+		mp_strs(out, "timeout");
+		sio_buf_add(out, t, 5);
+	}
+}
+
 int
 sio_redis_pack_broadcast(struct sio_buf *out, const char *uid, const char *nsp,
     const struct sio_json *doc, const char *text, int tok, sio_mj_bin_in bin, void *arg,
@@ -566,30 +615,12 @@ sio_redis_pack_broadcast(struct sio_buf *out, const char *uid, const char *nsp,
 	size_t before = out->len;
 	mp_array(out, 3);
 	mp_strs(out, uid);
-	mp_map(out, 3);
-	mp_strs(out, "type");
-	sio_buf_addc(out, 2);	/* EVENT, even with binary: the parser decides later */
-	mp_strs(out, "data");
-	int rc = sio_json_to_msgpack(out, doc, text, tok, bin, arg, err);
+	int rc = pack_packet(out, nsp, doc, text, tok, bin, arg, err);
 	if (rc != SIO_OK) {
 		out->len = before;
 		return rc;
 	}
-	mp_strs(out, "nsp");
-	mp_strs(out, nsp);
-	mp_map(out, 3);
-	mp_strs(out, "rooms");
-	mp_strv(out, rooms, nrooms);
-	mp_strs(out, "except");
-	mp_strv(out, except, nexcept);
-	mp_strs(out, "flags");
-	if (is_volatile) {
-		mp_map(out, 1);
-		mp_strs(out, "volatile");
-		sio_buf_addc(out, (char)0xc3);
-	} else {
-		mp_map(out, 0);
-	}
+	pack_opts(out, rooms, nrooms, except, nexcept, is_volatile, 0);
 	return SIO_OK;
 }
 
@@ -1120,7 +1151,17 @@ on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, siz
 /* ---- fetchSockets across the cluster --------------------------------------------------- */
 
 static void
-fetch_finish(struct fetch *f)
+fetch_free(struct fetch *f)
+{
+	sio_buf_free(&f->items);
+	sio_buf_free(&f->request);
+	free(f->nsp);
+	free(f);
+}
+
+/* Done: tells the caller (when notify) and forgets the request. */
+static void
+fetch_end(struct fetch *f, bool notify)
 {
 	struct sio_redis *r = f->r;
 	if (f->done)
@@ -1133,14 +1174,28 @@ fetch_finish(struct fetch *f)
 			break;
 		}
 	}
-	f->cb(f->arg, f->items.data ? f->items.data : "", f->items.len, f->expected, f->answered);
+	if (notify && f->is_ack)
+		f->ack_cb(f->arg, NULL, f->clients);
+	else if (notify)
+		f->cb(f->arg, f->items.data ? f->items.data : "", f->items.len, f->expected,
+		    f->answered);
 	/* The NUMSUB callback still holds f: it frees it. */
-	if (f->counting)
-		return;
-	sio_buf_free(&f->items);
-	free(f->nsp);
-	free(f->request);
-	free(f);
+	if (!f->counting)
+		fetch_free(f);
+}
+
+static void
+fetch_finish(struct fetch *f)
+{
+	fetch_end(f, true);
+}
+
+/* Every server counted has answered (and, for acks, every client). */
+static void
+fetch_check(struct fetch *f)
+{
+	if (!f->counting && f->answered >= f->expected && (!f->is_ack || f->acks >= f->clients))
+		fetch_finish(f);
 }
 
 static void
@@ -1162,10 +1217,7 @@ numsub_cb(redisAsyncContext *ac, void *reply, void *priv)
 	(void)ac;
 	f->counting = false;
 	if (f->done) {
-		sio_buf_free(&f->items);
-		free(f->nsp);
-		free(f->request);
-		free(f);
+		fetch_free(f);
 		return;
 	}
 	long long servers = 0;
@@ -1178,49 +1230,173 @@ numsub_cb(redisAsyncContext *ac, void *reply, void *priv)
 		fetch_finish(f);
 		return;
 	}
-	struct sio_buf body = { f->request, strlen(f->request), strlen(f->request) + 1 };
-	publish_to(f->r, "-request", f->nsp, &body);
+	publish_to(f->r, "-request", f->nsp, &f->request);
+}
+
+/* A new request with its id, for the namespace of t; NULL when Redis is down. */
+static struct fetch *
+fetch_new(struct sio_redis *r, const struct sio_target *t)
+{
+	if (!r->pub.up || !r->sub.up)
+		return NULL;
+	struct fetch *f = sio_xcalloc(1, sizeof *f);
+	f->r = r;
+	if (sio_random_id(f->id, 6) != SIO_OK) {
+		free(f);
+		return NULL;
+	}
+	f->nsp = sio_xstrdup(t->nsp ? t->nsp : "/");
+	return f;
+}
+
+/* Asks how many servers there are (then publishes f->request); waits at most timeout s. */
+static int
+fetch_start(struct fetch *f, double timeout)
+{
+	struct sio_redis *r = f->r;
+	struct sio_buf chan = SIO_BUF_INIT;
+
+	channel(&chan, r->key, "-request", f->nsp, NULL);
+	f->counting = true;
+	int rc = redisAsyncCommand(r->pub.ac, numsub_cb, f, "PUBSUB NUMSUB %b", chan.data, chan.len);
+	sio_buf_free(&chan);
+	if (rc != REDIS_OK) {
+		fetch_free(f);
+		return SIO_ECLOSED;
+	}
+	ev_timer_init(&f->timer, fetch_timeout_cb, timeout, 0.);
+	ev_timer_start(r->loop, &f->timer);
+	f->next = r->fetches;
+	r->fetches = f;
+	return SIO_OK;
 }
 
 int
 sio_redis_fetch(struct sio_redis *r, const struct sio_target *t, sio_redis_fetch_cb cb,
     void *arg)
 {
-	const char *nsp = t->nsp ? t->nsp : "/";
-	struct sio_buf b = SIO_BUF_INIT, chan = SIO_BUF_INIT;
-
-	if (!r->pub.up || !r->sub.up)
+	struct fetch *f = fetch_new(r, t);
+	if (!f)
 		return SIO_ECLOSED;
-	struct fetch *f = sio_xcalloc(1, sizeof *f);
-	f->r = r;
-	if (sio_random_id(f->id, 6) != SIO_OK) {
-		free(f);
-		return SIO_ESYS;
-	}
-	f->nsp = sio_xstrdup(nsp);
 	f->cb = cb;
 	f->arg = arg;
-	sio_buf_printf(&b, "{\"uid\":\"%s\",\"requestId\":\"%s\",\"type\":%d,", r->uid, f->id,
-	    REQ_FETCH);
-	opts_json(&b, t);
-	sio_buf_addc(&b, '}');
-	f->request = sio_buf_steal(&b, NULL);
-	channel(&chan, r->key, "-request", nsp, NULL);
-	f->counting = true;
-	if (redisAsyncCommand(r->pub.ac, numsub_cb, f, "PUBSUB NUMSUB %b", chan.data,
-	    chan.len) != REDIS_OK) {
-		sio_buf_free(&chan);
-		free(f->request);
-		free(f->nsp);
-		free(f);
+	sio_buf_printf(&f->request, "{\"uid\":\"%s\",\"requestId\":\"%s\",\"type\":%d,",
+	    r->uid, f->id, REQ_FETCH);
+	opts_json(&f->request, t);
+	sio_buf_addc(&f->request, '}');
+	return fetch_start(f, REDIS_REQUEST_TIMEOUT);
+}
+
+int
+sio_redis_emit_ack(struct sio_redis *r, const struct sio_target *t, const char *payload,
+    size_t len, const struct sio_mj_span *att, int natt, long long timeout_ms,
+    sio_redis_ack_cb cb, void *arg, uint64_t *handle)
+{
+	struct sio_mj_atts a = { (struct sio_mj_span *)att, (size_t)natt, (size_t)natt, 0 };
+	char err[SIO_ERRLEN];
+
+	if (sio_json_parse(&r->doc, payload, len, 100000, err) != SIO_OK)
+		return SIO_EINVAL;
+	struct fetch *f = fetch_new(r, t);
+	if (!f)
 		return SIO_ECLOSED;
+	f->is_ack = true;
+	f->ack_cb = cb;
+	f->arg = arg;
+	f->handle = *handle = ++r->next_token;
+	/* The adapter's broadcastWithAck request, in MessagePack. */
+	struct sio_buf *b = &f->request;
+	mp_map(b, 5);
+	mp_strs(b, "uid");
+	mp_strs(b, r->uid);
+	mp_strs(b, "requestId");
+	mp_strs(b, f->id);
+	mp_strs(b, "type");
+	sio_buf_addc(b, REQ_BROADCAST);
+	mp_strs(b, "packet");
+	if (pack_packet(b, f->nsp, &r->doc, payload, 0, natt ? sio_mj_placeholder_in : NULL, &a,
+	    err) != SIO_OK) {
+		fetch_free(f);
+		return SIO_EINVAL;
 	}
-	sio_buf_free(&chan);
-	ev_timer_init(&f->timer, fetch_timeout_cb, REDIS_REQUEST_TIMEOUT, 0.);
-	ev_timer_start(r->loop, &f->timer);
-	f->next = r->fetches;
-	r->fetches = f;
-	return SIO_OK;
+	mp_strs(b, "opts");
+	pack_opts(b, t->rooms, t->nrooms, t->except, t->nexcept, false,
+	    timeout_ms > 0 ? timeout_ms : 1);
+	/* The caller times the wait; this only keeps a lost request from staying. */
+	return fetch_start(f, (double)timeout_ms / 1000.0 + 1.0);
+}
+
+void
+sio_redis_ack_cancel(struct sio_redis *r, uint64_t handle)
+{
+	for (struct fetch *f = r->fetches; f; f = f->next) {
+		if (f->is_ack && f->handle == handle) {
+			fetch_end(f, false);
+			return;
+		}
+	}
+}
+
+size_t
+sio_redis_ack_clients(const struct sio_redis *r, uint64_t handle)
+{
+	for (const struct fetch *f = r->fetches; f; f = f->next)
+		if (f->is_ack && f->handle == handle)
+			return f->clients;
+	return 0;
+}
+
+/* A BROADCAST_ACK (msgpack {type: 9, requestId, packet}): one client's answer. */
+static void
+on_ack_response(struct sio_redis *r, const uint8_t *p, size_t n)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(r->hub);
+	struct mp m = { p, p + n };
+	struct mp_val v, k, s;
+	struct sio_mj_span packet = { NULL, 0 };
+	struct fetch *f = NULL;
+	bool is_ack = false;
+
+	if (mp_next(&m, &v) < 0 || v.kind != MP_MAP)
+		return;
+	for (uint32_t i = 0; i < v.n; i++) {
+		if (mp_next(&m, &k) < 0)
+			return;
+		if (mp_is(&k, "type")) {
+			if (mp_next(&m, &s) < 0)
+				return;
+			is_ack = s.kind == MP_UINT && s.u == RES_BROADCAST_ACK;
+		} else if (mp_is(&k, "requestId")) {
+			if (mp_next(&m, &s) < 0)
+				return;
+			for (f = r->fetches; f && !(f->is_ack && mp_is(&s, f->id)); f = f->next)
+				;
+		} else if (mp_is(&k, "packet")) {
+			packet.p = m.p;
+			if (mp_skip(&m) < 0)
+				return;
+			packet.len = (size_t)(m.p - packet.p);
+		} else if (mp_skip(&m) < 0) {
+			return;
+		}
+	}
+	if (!is_ack || !f || f->done)
+		return;
+	struct sio_buf json = SIO_BUF_INIT;
+	struct sio_mj_limits lim = { (int)cfg->max_depth, sio_hub_max_control_line(cfg) };
+	char err[SIO_ERRLEN];
+	sio_buf_addc(&json, '[');
+	if (packet.p && sio_msgpack_to_json(&json, packet.p, packet.len, &lim, sio_mj_base64_out,
+	    NULL, err) != SIO_OK) {
+		sio_log_warn("redis: an ack from another server was unreadable: %s", err);
+		sio_buf_free(&json);
+		return;
+	}
+	sio_buf_addc(&json, ']');
+	f->acks++;
+	f->ack_cb(f->arg, json.data, json.len);
+	sio_buf_free(&json);
+	fetch_check(f);
 }
 
 /* A REMOTE_FETCH answer: {requestId, sockets: [{id, handshake, rooms, data}]}. */
@@ -1230,8 +1406,12 @@ on_response(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 	char err[SIO_ERRLEN];
 	struct fetch *f;
 
-	if (n == 0 || text[0] != '{')
-		return;	/* msgpack: BROADCAST_ACK answers, which sio-hub never asks */
+	if (n > 0 && text[0] != '{') {
+		on_ack_response(r, (const uint8_t *)text, n);
+		return;
+	}
+	if (n == 0)
+		return;
 	if (sio_json_parse(&r->doc, text, n, 1000, err) != SIO_OK ||
 	    r->doc.tok[0].type != SIO_JSON_OBJECT)
 		return;
@@ -1241,6 +1421,17 @@ on_response(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 	for (f = r->fetches; f; f = f->next)
 		if (sio_json_str_eq(&r->doc, text, ri, f->id))
 			break;
+	if (f && f->is_ack && !f->counting) {
+		/* {type: 8, requestId, clientCount}: a server says how many it asked. */
+		long long count;
+		int ci = jget(r, text, 0, "clientCount");
+		if (ci >= 0 && sio_json_int(&r->doc, text, ci, 0, 1LL << 40, &count)) {
+			f->clients += (size_t)count;
+			f->answered++;
+			fetch_check(f);
+		}
+		return;
+	}
 	if (!f || f->counting || si < 0 || r->doc.tok[si].type != SIO_JSON_ARRAY)
 		return;
 	const struct sio_json *d = &r->doc;
@@ -1275,8 +1466,8 @@ on_response(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 			sio_buf_adds(&f->items, "null");
 		sio_buf_adds(&f->items, ",\"remote\":true}");
 	}
-	if (++f->answered >= f->expected)
-		fetch_finish(f);
+	f->answered++;
+	fetch_check(f);
 }
 
 /* ---- subscriptions and the connections -------------------------------------------------- */

@@ -90,6 +90,23 @@ int sio_redis_fetch(struct sio_redis *r, const struct sio_target *t,
     sio_redis_fetch_cb cb, void *arg);
 
 /*
+ * An emit that waits for acks (sio-emit --ack), to the other servers:
+ * the adapter's BROADCAST request. cb gets each remote client's answer
+ * as a JSON array (its first argument, binary as {"_binary":..}), then
+ * once data NULL with len the number of remote clients asked, when
+ * every server and client answered, or a second after timeout_ms.
+ * *handle is for sio_redis_ack_cancel, after which cb is not called.
+ * SIO_ECLOSED when Redis is down (cb is never called).
+ */
+typedef void (*sio_redis_ack_cb)(void *arg, const char *data, size_t len);
+int sio_redis_emit_ack(struct sio_redis *r, const struct sio_target *t, const char *payload,
+    size_t len, const struct sio_mj_span *att, int natt, long long timeout_ms,
+    sio_redis_ack_cb cb, void *arg, uint64_t *handle);
+void sio_redis_ack_cancel(struct sio_redis *r, uint64_t handle);
+/* How many remote clients the servers that answered so far asked. */
+size_t sio_redis_ack_clients(const struct sio_redis *r, uint64_t handle);
+
+/*
  * The cluster view of sio-listen (--cluster): while some hub has such a
  * listener, every hub publishes its listener lines (events, connects,
  * disconnects) on <key>-sio-events#, and the listening hubs subscribe to

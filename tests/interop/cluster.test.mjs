@@ -230,6 +230,25 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		assert.deepEqual([...back], [7, 8]);
 	});
 
+	await t.test("sio-emit --ack through hub A gets the acks of hub B's and Node's clients", async () => {
+		for (const [sock, name] of [[a1, "a1"], [b1, "b1"], [n1, "n1"]])
+			sock.on("ack2", (x, cb) => cb(`${name}:${x}`, "only the first goes across"));
+		const r = await run("sio-emit", ["-S", hubA.socketPath, "-t", "r1", "--ack",
+			"--timeout", "3s", "ack2", "7"]);
+		assert.equal(r.code, 0, r.stderr);
+		const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+		const local = lines.filter((l) => l.sid !== null);
+		assert.deepEqual(local, [{ sid: a1.id, data: ["a1:7", "only the first goes across"] }]);
+		assert.deepEqual(sorted(lines.filter((l) => l.sid === null).map((l) => l.data[0])),
+			["b1:7", "n1:7"]);
+		// A client that does not answer is counted as missing, not named.
+		b1.on("ack3", () => {});
+		const m = await run("sio-emit", ["-S", hubA.socketPath, "-t", b1.id, "--ack",
+			"--timeout", "500ms", "ack3", "1"]);
+		assert.equal(m.code, 1);
+		assert.deepEqual(m.stdout.trim().split("\n").map((l) => JSON.parse(l)), [{ remote_missing: 1 }]);
+	});
+
 	await t.test("sio-rooms join/leave on hub A moves sockets on hub B and on Node", async () => {
 		await rooms(hubA, "join", "vip", "--in", "r1");
 		await until(async () => (await node.io.in("vip").fetchSockets()).length === 3, 3000, "vip to fill");
