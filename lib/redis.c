@@ -111,403 +111,6 @@ struct sio_redis {
 	void *on_line_arg;
 };
 
-/* ---- addresses ------------------------------------------------------------ */
-
-static int
-addr_bad(char *err, const char *url, const char *why)
-{
-	snprintf(err, SIO_ERRLEN, "redis: '%.120s' %s", url, why);
-	return SIO_EINVAL;
-}
-
-int
-sio_redis_addr_parse(const char *url, struct sio_redis_addr *a, char *err)
-{
-	memset(a, 0, sizeof *a);
-	a->port = 6379;
-	snprintf(a->host, sizeof a->host, "127.0.0.1");
-	if (url[0] == '/' || strncmp(url, "unix://", 7) == 0) {
-		const char *path = url[0] == '/' ? url : url + 7;
-		if (path[0] != '/' || strlen(path) >= sizeof a->path)
-			return addr_bad(err, url, "is not an absolute socket path");
-		snprintf(a->path, sizeof a->path, "%s", path);
-		return SIO_OK;
-	}
-	if (strncmp(url, "redis://", 8) != 0)
-		return addr_bad(err, url, "is not redis://[:password@]host[:port][/db] or a socket path");
-	const char *s = url + 8;
-	const char *slash = strchr(s, '/');
-	size_t end = slash ? (size_t)(slash - s) : strlen(s);
-	const char *at = memrchr(s, '@', end);
-	if (at) {
-		const char *colon = memchr(s, ':', (size_t)(at - s));
-		const char *pw = colon ? colon + 1 : s;
-		if ((size_t)(at - pw) >= sizeof a->password)
-			return addr_bad(err, url, "has a password that is too long");
-		memcpy(a->password, pw, (size_t)(at - pw));
-		end -= (size_t)(at + 1 - s);
-		s = at + 1;
-	}
-	const char *hostend = s + end;
-	const char *portp = NULL;
-	if (s[0] == '[') {
-		const char *rb = memchr(s, ']', end);
-		if (!rb)
-			return addr_bad(err, url, "has an unclosed '['");
-		if (rb + 1 < hostend && rb[1] == ':')
-			portp = rb + 2;
-		s++;
-		hostend = rb;
-	} else {
-		const char *colon = memchr(s, ':', end);
-		if (colon) {
-			portp = colon + 1;
-			hostend = colon;
-		}
-	}
-	if (hostend > s) {
-		if ((size_t)(hostend - s) >= sizeof a->host)
-			return addr_bad(err, url, "has a host name that is too long");
-		memcpy(a->host, s, (size_t)(hostend - s));
-		a->host[hostend - s] = '\0';
-	}
-	if (portp) {
-		char port[8];
-		size_t pl = (size_t)(url + 8 + strlen(url + 8) - portp);
-		if (slash)
-			pl = (size_t)(slash - portp);
-		long v;
-		if (pl == 0 || pl >= sizeof port)
-			return addr_bad(err, url, "has a bad port");
-		memcpy(port, portp, pl);
-		port[pl] = '\0';
-		if (!sio_parse_long(port, 1, 65535, &v))
-			return addr_bad(err, url, "has a bad port");
-		a->port = (int)v;
-	}
-	/* A /db suffix is accepted and ignored: Pub/Sub is not per database. */
-	return SIO_OK;
-}
-
-/* ---- MessagePack: the few headers written here, and a reader ---------------- */
-
-static void
-mp_head(struct sio_buf *b, uint8_t fix, uint8_t fixmax, uint8_t c16, uint32_t n)
-{
-	uint8_t h[5];
-	if (n <= fixmax) {
-		sio_buf_addc(b, (char)(fix | n));
-		return;
-	}
-	if (n <= 0xffff) {
-		h[0] = c16;
-		h[1] = (uint8_t)(n >> 8);
-		h[2] = (uint8_t)n;
-		sio_buf_add(b, h, 3);
-		return;
-	}
-	h[0] = (uint8_t)(c16 + 1);
-	h[1] = (uint8_t)(n >> 24);
-	h[2] = (uint8_t)(n >> 16);
-	h[3] = (uint8_t)(n >> 8);
-	h[4] = (uint8_t)n;
-	sio_buf_add(b, h, 5);
-}
-
-static void mp_array(struct sio_buf *b, uint32_t n) { mp_head(b, 0x90, 15, 0xdc, n); }
-static void mp_map(struct sio_buf *b, uint32_t n) { mp_head(b, 0x80, 15, 0xde, n); }
-
-/* A string the way notepack writes it: fixstr, str8, str16, str32. */
-static void
-mp_str(struct sio_buf *b, const char *s, size_t n)
-{
-	if (n < 32) {
-		sio_buf_addc(b, (char)(0xa0 | n));
-	} else if (n < 256) {
-		sio_buf_addc(b, (char)0xd9);
-		sio_buf_addc(b, (char)n);
-	} else {
-		mp_head(b, 0, 0, 0xda, (uint32_t)n);
-	}
-	sio_buf_add(b, s, n);
-}
-
-static void mp_strs(struct sio_buf *b, const char *s) { mp_str(b, s, strlen(s)); }
-
-static void
-mp_strv(struct sio_buf *b, const char *const *v, size_t n)
-{
-	mp_array(b, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		mp_strs(b, v[i]);
-}
-
-enum mp_kind { MP_NIL, MP_BOOL, MP_UINT, MP_INT, MP_FLOAT, MP_STR, MP_BIN, MP_ARRAY, MP_MAP, MP_EXT };
-
-struct mp {
-	const uint8_t *p, *end;
-};
-
-struct mp_val {
-	enum mp_kind kind;
-	uint32_t n;			/* str/bin/ext bytes, array/map entries */
-	const uint8_t *s;
-	uint64_t u;
-	int64_t i;
-	double d;
-};
-
-static uint64_t
-be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int k = 0; k < n; k++)
-		v = v << 8 | p[k];
-	return v;
-}
-
-/*
- * Reads one header; a str, bin or ext is consumed with its bytes, an
- * array or map leaves the reader at its first element. -1 on bad input.
- */
-static int
-mp_next(struct mp *m, struct mp_val *v)
-{
-	if (m->p >= m->end)
-		return -1;
-	uint8_t c = *m->p++;
-	size_t left = (size_t)(m->end - m->p);
-	int w = 0;		/* width of a length or number that follows */
-	memset(v, 0, sizeof *v);
-	if (c <= 0x7f) {
-		v->kind = MP_UINT;
-		v->u = c;
-		return 0;
-	}
-	if (c >= 0xe0) {
-		v->kind = MP_INT;
-		v->i = (int8_t)c;
-		return 0;
-	}
-	if (c <= 0x8f || (c >= 0x90 && c <= 0x9f)) {
-		v->kind = c <= 0x8f ? MP_MAP : MP_ARRAY;
-		v->n = c & 0x0f;
-		return 0;
-	}
-	if (c <= 0xbf) {
-		v->kind = MP_STR;
-		v->n = c & 0x1f;
-		goto bytes;
-	}
-	switch (c) {
-	case 0xc0: v->kind = MP_NIL; return 0;
-	case 0xc2: case 0xc3: v->kind = MP_BOOL; v->u = c == 0xc3; return 0;
-	case 0xc4: case 0xc5: case 0xc6:
-		v->kind = MP_BIN; w = 1 << (c - 0xc4); break;
-	case 0xc7: case 0xc8: case 0xc9:
-		v->kind = MP_EXT; w = 1 << (c - 0xc7); break;
-	case 0xca: case 0xcb: {
-		w = c == 0xca ? 4 : 8;
-		if (left < (size_t)w)
-			return -1;
-		uint64_t bits = be(m->p, w);
-		m->p += w;
-		v->kind = MP_FLOAT;
-		if (w == 4) {
-			uint32_t b32 = (uint32_t)bits;
-			float f;
-			memcpy(&f, &b32, 4);
-			v->d = f;
-		} else {
-			memcpy(&v->d, &bits, 8);
-		}
-		return 0;
-	}
-	case 0xcc: case 0xcd: case 0xce: case 0xcf:
-	case 0xd0: case 0xd1: case 0xd2: case 0xd3:
-		w = 1 << ((c - 0xcc) & 3);
-		if (left < (size_t)w)
-			return -1;
-		v->u = be(m->p, w);
-		m->p += w;
-		if (c >= 0xd0) {
-			v->kind = MP_INT;
-			int sh = 64 - 8 * w;
-			v->i = (int64_t)(v->u << sh) >> sh;
-		} else {
-			v->kind = MP_UINT;
-		}
-		return 0;
-	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
-		v->kind = MP_EXT;
-		v->n = 1u << (c - 0xd4);
-		if (left < 1)
-			return -1;
-		m->p++;		/* the ext type */
-		goto bytes;
-	case 0xd9: case 0xda: case 0xdb:
-		v->kind = MP_STR; w = 1 << (c - 0xd9); break;
-	case 0xdc: case 0xdd: case 0xde: case 0xdf:
-		v->kind = c <= 0xdd ? MP_ARRAY : MP_MAP;
-		w = c == 0xdc || c == 0xde ? 2 : 4;
-		if (left < (size_t)w)
-			return -1;
-		v->n = (uint32_t)be(m->p, w);
-		m->p += w;
-		return 0;
-	default:
-		return -1;
-	}
-	if (left < (size_t)w)
-		return -1;
-	v->n = (uint32_t)be(m->p, w);
-	m->p += w;
-	if (v->kind == MP_EXT) {
-		if (m->p >= m->end)
-			return -1;
-		m->p++;
-	}
-bytes:
-	if ((size_t)(m->end - m->p) < v->n)
-		return -1;
-	v->s = m->p;
-	m->p += v->n;
-	return 0;
-}
-
-/* Skips one whole value, without recursion (a deep payload is fine). */
-static int
-mp_skip(struct mp *m)
-{
-	uint64_t todo = 1;
-	struct mp_val v;
-	while (todo > 0) {
-		if (mp_next(m, &v) < 0)
-			return -1;
-		todo--;
-		if (v.kind == MP_ARRAY)
-			todo += v.n;
-		else if (v.kind == MP_MAP)
-			todo += 2 * (uint64_t)v.n;
-	}
-	return 0;
-}
-
-static bool
-mp_is(const struct mp_val *v, const char *s)
-{
-	return v->kind == MP_STR && v->n == strlen(s) && memcmp(v->s, s, v->n) == 0;
-}
-
-/* ---- string lists ------------------------------------------------------------ */
-
-struct strv {
-	char **v;
-	size_t n;
-};
-
-static void
-strv_add(struct strv *l, const char *s, size_t n)
-{
-	l->v = sio_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-	l->v[l->n++] = sio_xstrndup(s, n);
-}
-
-static void
-strv_free(struct strv *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-/* An array of rooms: strings, or numbers when a JS app used io.to(123). */
-static int
-mp_rooms(struct mp *m, struct strv *out)
-{
-	struct mp_val v;
-	if (mp_next(m, &v) < 0)
-		return -1;
-	if (v.kind == MP_NIL)
-		return 0;
-	if (v.kind != MP_ARRAY)
-		return -1;
-	for (uint32_t k = 0; k < v.n; k++) {
-		struct mp_val e;
-		char num[32];
-		if (mp_next(m, &e) < 0)
-			return -1;
-		if (e.kind == MP_STR) {
-			strv_add(out, (const char *)e.s, e.n);
-		} else if (e.kind == MP_UINT || e.kind == MP_INT) {
-			int n = e.kind == MP_UINT ? snprintf(num, sizeof num, "%llu", (unsigned long long)e.u) :
-			    snprintf(num, sizeof num, "%lld", (long long)e.i);
-			strv_add(out, num, (size_t)n);
-		} else if (e.kind == MP_FLOAT) {
-			struct sio_buf b = SIO_BUF_INIT;
-			sio_mj_add_double(&b, e.d);
-			strv_add(out, b.data, b.len);
-			sio_buf_free(&b);
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* JSON arrays of strings (or numbers, kept as their text). */
-static void
-json_rooms(const struct sio_json *doc, const char *text, int arr, struct strv *out)
-{
-	if (arr < 0 || doc->tok[arr].type != SIO_JSON_ARRAY)
-		return;
-	for (int k = arr + 1; k < (int)doc->tok[arr].next; k = (int)doc->tok[k].next) {
-		if (doc->tok[k].type == SIO_JSON_STRING) {
-			struct sio_buf b = SIO_BUF_INIT;
-			sio_json_str_decode(doc, text, k, &b);
-			strv_add(out, b.data ? b.data : "", b.len);
-			sio_buf_free(&b);
-		} else if (doc->tok[k].type == SIO_JSON_NUMBER) {
-			strv_add(out, text + doc->tok[k].start, doc->tok[k].end - doc->tok[k].start);
-		}
-	}
-}
-
-/* ---- channels ------------------------------------------------------------- */
-
-static void
-channel(struct sio_buf *b, const char *key, const char *kind, const char *nsp, const char *room)
-{
-	sio_buf_reset(b);
-	sio_buf_printf(b, "%s%s#%s#", key, kind, nsp);
-	if (room)
-		sio_buf_printf(b, "%s#", room);
-}
-
-/* Appends s with the glob characters of PSUBSCRIBE escaped. */
-static void
-glob_escaped(struct sio_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (strchr("*?[]\\", *s))
-			sio_buf_addc(b, '\\');
-		sio_buf_addc(b, *s);
-	}
-}
-
-/* PSUBSCRIBE <key>#<nsp>#*: a namespace named with '*' must not over-match. */
-static void
-pattern(struct sio_buf *b, const char *key, const char *nsp)
-{
-	sio_buf_reset(b);
-	glob_escaped(b, key);
-	sio_buf_addc(b, '#');
-	glob_escaped(b, nsp);
-	sio_buf_adds(b, "#*");
-}
-
 /* ---- publishing --------------------------------------------------------------- */
 
 static void
@@ -565,65 +168,6 @@ publish(struct sio_redis *r, const char *chan, size_t clen, const void *p, size_
 	return false;
 }
 
-/* {type: 2, data, nsp}: the packet as socket.io builds it. */
-static int
-pack_packet(struct sio_buf *out, const char *nsp, const struct sio_json *doc, const char *text,
-    int tok, sio_mj_bin_in bin, void *arg, char *err)
-{
-	mp_map(out, 3);
-	mp_strs(out, "type");
-	sio_buf_addc(out, 2);	/* EVENT, even with binary: the parser decides later */
-	mp_strs(out, "data");
-	int rc = sio_json_to_msgpack(out, doc, text, tok, bin, arg, err);
-	if (rc != SIO_OK)
-		return rc;
-	mp_strs(out, "nsp");
-	mp_strs(out, nsp);
-	return SIO_OK;
-}
-
-/* {rooms, except, flags}; flags: volatile, and timeout (ms) when not 0. */
-static void
-pack_opts(struct sio_buf *out, const char *const *rooms, size_t nrooms,
-    const char *const *except, size_t nexcept, bool is_volatile, long long timeout)
-{
-	mp_map(out, 3);
-	mp_strs(out, "rooms");
-	mp_strv(out, rooms, nrooms);
-	mp_strs(out, "except");
-	mp_strv(out, except, nexcept);
-	mp_strs(out, "flags");
-	mp_map(out, (uint32_t)(is_volatile + (timeout > 0)));
-	if (is_volatile) {
-		mp_strs(out, "volatile");
-		sio_buf_addc(out, (char)0xc3);
-	}
-	if (timeout > 0) {
-		uint8_t t[5] = { 0xce, (uint8_t)(timeout >> 24), (uint8_t)(timeout >> 16),
-			(uint8_t)(timeout >> 8), (uint8_t)timeout };
-		mp_strs(out, "timeout");
-		sio_buf_add(out, t, 5);
-	}
-}
-
-int
-sio_redis_pack_broadcast(struct sio_buf *out, const char *uid, const char *nsp,
-    const struct sio_json *doc, const char *text, int tok, sio_mj_bin_in bin, void *arg,
-    const char *const *rooms, size_t nrooms, const char *const *except, size_t nexcept,
-    bool is_volatile, char *err)
-{
-	size_t before = out->len;
-	mp_array(out, 3);
-	mp_strs(out, uid);
-	int rc = pack_packet(out, nsp, doc, text, tok, bin, arg, err);
-	if (rc != SIO_OK) {
-		out->len = before;
-		return rc;
-	}
-	pack_opts(out, rooms, nrooms, except, nexcept, is_volatile, 0);
-	return SIO_OK;
-}
-
 void
 sio_redis_broadcast(struct sio_redis *r, const struct sio_target *t, const char *payload,
     size_t len, const struct sio_mj_span *att, int natt, bool is_volatile)
@@ -636,14 +180,14 @@ sio_redis_broadcast(struct sio_redis *r, const struct sio_target *t, const char 
 	if (sio_json_parse(&r->doc, payload, len, 100000, err) != SIO_OK)
 		return;	/* the caller validated it; nothing to publish otherwise */
 	sio_buf_reset(&r->out);
-	if (sio_redis_pack_broadcast(&r->out, r->uid, nsp, &r->doc, payload, 0,
+	if (sio_rw_pack_broadcast(&r->out, r->uid, nsp, &r->doc, payload, 0,
 	    natt ? sio_mj_placeholder_in : NULL, &a, t->rooms, t->nrooms, t->except,
 	    t->nexcept, is_volatile, err) != SIO_OK) {
 		sio_log_warn("redis: broadcast not published: %s", err);
 		return;
 	}
 	/* One room: its own channel, so Node peers can skip it cheaply. */
-	channel(&chan, r->key, "", nsp, t->nrooms == 1 ? t->rooms[0] : NULL);
+	sio_rw_channel(&chan, r->key, "", nsp, t->nrooms == 1 ? t->rooms[0] : NULL);
 	publish(r, chan.data, chan.len, r->out.data, r->out.len);
 	sio_buf_free(&chan);
 }
@@ -653,7 +197,7 @@ static void
 publish_to(struct sio_redis *r, const char *kind, const char *nsp, const struct sio_buf *body)
 {
 	struct sio_buf chan = SIO_BUF_INIT;
-	channel(&chan, r->key, kind, nsp, NULL);
+	sio_rw_channel(&chan, r->key, kind, nsp, NULL);
 	publish(r, chan.data, chan.len, body->data, body->len);
 	sio_buf_free(&chan);
 }
@@ -688,101 +232,12 @@ sio_redis_room_op(struct sio_redis *r, enum sio_redis_op op, const struct sio_ta
 
 /* ---- incoming broadcasts ---------------------------------------------------------- */
 
-struct bcast {
-	struct sio_mj_span data;
-	char nsp[256];
-	struct strv rooms, except;
-	bool is_volatile;
-	long long timeout;		/* flags.timeout (ms), or 0 */
-};
-
-/* The packet map {type, data, nsp[, id]}. */
-static int
-read_packet(struct mp *m, struct bcast *bc)
-{
-	struct mp_val v, k;
-	if (mp_next(m, &v) < 0 || v.kind != MP_MAP)
-		return -1;
-	snprintf(bc->nsp, sizeof bc->nsp, "/");
-	for (uint32_t i = 0; i < v.n; i++) {
-		if (mp_next(m, &k) < 0)
-			return -1;
-		if (mp_is(&k, "data")) {
-			bc->data.p = m->p;
-			if (mp_skip(m) < 0)
-				return -1;
-			bc->data.len = (size_t)(m->p - bc->data.p);
-		} else if (mp_is(&k, "nsp")) {
-			struct mp_val s;
-			if (mp_next(m, &s) < 0 || s.kind != MP_STR || s.n >= sizeof bc->nsp)
-				return -1;
-			memcpy(bc->nsp, s.s, s.n);
-			bc->nsp[s.n] = '\0';
-		} else if (mp_skip(m) < 0) {
-			return -1;
-		}
-	}
-	return bc->data.p && bc->data.p[0] >= 0x90 ? 0 : -1;
-}
-
-/* The opts map {rooms, except, flags}. */
-static int
-read_opts(struct mp *m, struct bcast *bc)
-{
-	struct mp_val v, k;
-	if (mp_next(m, &v) < 0 || v.kind != MP_MAP)
-		return -1;
-	for (uint32_t i = 0; i < v.n; i++) {
-		if (mp_next(m, &k) < 0)
-			return -1;
-		if (mp_is(&k, "rooms")) {
-			if (mp_rooms(m, &bc->rooms) < 0)
-				return -1;
-		} else if (mp_is(&k, "except")) {
-			if (mp_rooms(m, &bc->except) < 0)
-				return -1;
-		} else if (mp_is(&k, "flags")) {
-			struct mp_val f, fk, fv;
-			if (mp_next(m, &f) < 0)
-				return -1;
-			if (f.kind != MP_MAP)
-				continue;
-			for (uint32_t j = 0; j < f.n; j++) {
-				if (mp_next(m, &fk) < 0)
-					return -1;
-				if (mp_is(&fk, "volatile")) {
-					if (mp_next(m, &fv) < 0)
-						return -1;
-					bc->is_volatile = fv.kind == MP_BOOL && fv.u;
-				} else if (mp_is(&fk, "timeout")) {
-					if (mp_next(m, &fv) < 0)
-						return -1;
-					if (fv.kind == MP_UINT && fv.u < 86400000)
-						bc->timeout = (long long)fv.u;
-				} else if (mp_skip(m) < 0) {
-					return -1;
-				}
-			}
-		} else if (mp_skip(m) < 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void
-bcast_free(struct bcast *bc)
-{
-	strv_free(&bc->rooms);
-	strv_free(&bc->except);
-}
-
 /*
  * Delivers a broadcast from another server to the local sockets it
  * targets; with ack_token each is asked for an ack (sio_emit).
  */
 static size_t
-deliver(struct sio_redis *r, const struct bcast *bc, uint64_t ack_token)
+deliver(struct sio_redis *r, const struct sio_rw_bcast *bc, uint64_t ack_token)
 {
 	const struct sio_hub_config *cfg = sio_hub_cfg(r->hub);
 	struct sio_mj_limits lim = { (int)cfg->max_depth, sio_hub_max_control_line(cfg) };
@@ -816,24 +271,24 @@ out:
 static void
 on_broadcast(struct sio_redis *r, const uint8_t *p, size_t n)
 {
-	struct mp m = { p, p + n };
-	struct mp_val v, uid;
-	struct bcast bc;
+	struct sio_mp m = { p, p + n };
+	struct sio_mp_val v, uid;
+	struct sio_rw_bcast bc;
 
 	memset(&bc, 0, sizeof bc);
-	if (mp_next(&m, &v) < 0 || v.kind != MP_ARRAY || v.n < 2 ||
-	    mp_next(&m, &uid) < 0 || uid.kind != MP_STR)
+	if (sio_mp_next(&m, &v) < 0 || v.kind != SIO_MP_ARRAY || v.n < 2 ||
+	    sio_mp_next(&m, &uid) < 0 || uid.kind != SIO_MP_STR)
 		goto bad;
 	/* Pub/Sub hands our own messages back: they were delivered here. */
-	if (mp_is(&uid, r->uid))
+	if (sio_mp_is(&uid, r->uid))
 		return;
-	if (read_packet(&m, &bc) < 0 || (v.n > 2 && read_opts(&m, &bc) < 0))
+	if (sio_rw_read_packet(&m, &bc) < 0 || (v.n > 2 && sio_rw_read_opts(&m, &bc) < 0))
 		goto bad;
 	deliver(r, &bc, 0);
-	bcast_free(&bc);
+	sio_rw_bcast_free(&bc);
 	return;
 bad:
-	bcast_free(&bc);
+	sio_rw_bcast_free(&bc);
 	sio_log_warn("redis: a broadcast message that is not the adapter's was ignored");
 }
 
@@ -846,13 +301,13 @@ jget(struct sio_redis *r, const char *text, int obj, const char *key)
 }
 
 static void
-target_from_opts(struct sio_redis *r, const char *text, int opts, struct strv *rooms,
-    struct strv *except)
+target_from_opts(struct sio_redis *r, const char *text, int opts, struct sio_strv *rooms,
+    struct sio_strv *except)
 {
 	if (opts < 0 || r->doc.tok[opts].type != SIO_JSON_OBJECT)
 		return;
-	json_rooms(&r->doc, text, jget(r, text, opts, "rooms"), rooms);
-	json_rooms(&r->doc, text, jget(r, text, opts, "except"), except);
+	sio_rw_json_rooms(&r->doc, text, jget(r, text, opts, "rooms"), rooms);
+	sio_rw_json_rooms(&r->doc, text, jget(r, text, opts, "except"), except);
 }
 
 struct answer_ctx {
@@ -909,7 +364,7 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 {
 	char err[SIO_ERRLEN];
 	long long type;
-	struct strv rooms = { NULL, 0 }, except = { NULL, 0 }, targets = { NULL, 0 };
+	struct sio_strv rooms = { NULL, 0 }, except = { NULL, 0 }, targets = { NULL, 0 };
 	struct sio_buf b = SIO_BUF_INIT, rid = SIO_BUF_INIT;
 
 	if (sio_json_parse(&r->doc, text, n, 64, err) != SIO_OK ||
@@ -932,7 +387,7 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 
 	switch (type) {
 	case REQ_SOCKETS:
-		json_rooms(&r->doc, text, jget(r, text, 0, "rooms"), &rooms);
+		sio_rw_json_rooms(&r->doc, text, jget(r, text, 0, "rooms"), &rooms);
 		t.rooms = (const char *const *)rooms.v;
 		t.nrooms = rooms.n;
 		sio_buf_printf(&b, "{\"requestId\":%.*s,\"sockets\":[", (int)rid.len, rid.data);
@@ -963,7 +418,7 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 				sio_buf_free(&sid);
 				break;
 			}
-			strv_add(&rooms, sid.data, sid.len);
+			sio_strv_add(&rooms, sid.data, sid.len);
 			t.rooms = (const char *const *)rooms.v;
 			t.nrooms = rooms.n;
 			sio_buf_free(&sid);
@@ -971,7 +426,7 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 			if (rm >= 0 && r->doc.tok[rm].type == SIO_JSON_STRING) {
 				struct sio_buf room = SIO_BUF_INIT;
 				sio_json_str_decode(&r->doc, text, rm, &room);
-				strv_add(&targets, room.data, room.len);
+				sio_strv_add(&targets, room.data, room.len);
 				sio_buf_free(&room);
 			}
 			if (rid.len) {
@@ -981,7 +436,7 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 		} else if (oi < 0) {
 			break;
 		} else {
-			json_rooms(&r->doc, text, jget(r, text, 0, "rooms"), &targets);
+			sio_rw_json_rooms(&r->doc, text, jget(r, text, 0, "rooms"), &targets);
 		}
 		if (type == REQ_DISCONNECT) {
 			int ci = jget(r, text, 0, "close");
@@ -1008,9 +463,9 @@ on_request(struct sio_redis *r, const char *nsp, const char *text, size_t n)
 		sio_log_debug("redis: request type %lld ignored", type);
 		break;
 	}
-	strv_free(&rooms);
-	strv_free(&except);
-	strv_free(&targets);
+	sio_strv_free(&rooms);
+	sio_strv_free(&except);
+	sio_strv_free(&targets);
 	sio_buf_free(&b);
 	sio_buf_free(&rid);
 }
@@ -1067,14 +522,14 @@ cluster_ack(void *arg, struct sio_socket *s, uint64_t token, const struct sio_ev
 	struct sio_mj_atts atts = { spans, (size_t)ev->natt, (size_t)ev->natt, 0 };
 	bool has_arg = ev->doc->tok[0].size > 0;
 	sio_buf_reset(&r->out);
-	mp_map(&r->out, has_arg ? 3 : 2);
-	mp_strs(&r->out, "type");
+	sio_mp_map(&r->out, has_arg ? 3 : 2);
+	sio_mp_strs(&r->out, "type");
 	sio_buf_addc(&r->out, RES_BROADCAST_ACK);
-	mp_strs(&r->out, "requestId");
-	mp_strs(&r->out, a->rid);
+	sio_mp_strs(&r->out, "requestId");
+	sio_mp_strs(&r->out, a->rid);
 	/* The adapter passes on the first argument only. */
 	if (has_arg) {
-		mp_strs(&r->out, "packet");
+		sio_mp_strs(&r->out, "packet");
 		if (sio_json_to_msgpack(&r->out, ev->doc, ev->payload, 1,
 		    ev->natt ? sio_mj_placeholder_in : NULL, &atts, err) != SIO_OK) {
 			sio_log_warn("redis: an ack not passed on: %s", err);
@@ -1082,7 +537,7 @@ cluster_ack(void *arg, struct sio_socket *s, uint64_t token, const struct sio_ev
 		}
 	}
 	struct sio_buf chan = SIO_BUF_INIT;
-	channel(&chan, r->key, "-response", a->nsp, NULL);
+	sio_rw_channel(&chan, r->key, "-response", a->nsp, NULL);
 	publish(r, chan.data, chan.len, r->out.data, r->out.len);
 	sio_buf_free(&chan);
 }
@@ -1090,36 +545,36 @@ cluster_ack(void *arg, struct sio_socket *s, uint64_t token, const struct sio_ev
 static void
 on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, size_t n)
 {
-	struct mp m = { p, p + n };
-	struct mp_val v, k, s;
-	struct bcast bc;
+	struct sio_mp m = { p, p + n };
+	struct sio_mp_val v, k, s;
+	struct sio_rw_bcast bc;
 	struct sio_buf rid = SIO_BUF_INIT, raw = SIO_BUF_INIT;
 	bool own = false, ok = true, is_bcast = false;
 
 	memset(&bc, 0, sizeof bc);
-	if (mp_next(&m, &v) < 0 || v.kind != MP_MAP)
+	if (sio_mp_next(&m, &v) < 0 || v.kind != SIO_MP_MAP)
 		return;
 	for (uint32_t i = 0; ok && i < v.n; i++) {
-		if (mp_next(&m, &k) < 0) {
+		if (sio_mp_next(&m, &k) < 0) {
 			ok = false;
-		} else if (mp_is(&k, "uid")) {
-			ok = mp_next(&m, &s) == 0;
-			own = ok && mp_is(&s, r->uid);
-		} else if (mp_is(&k, "requestId")) {
-			ok = mp_next(&m, &s) == 0 && s.kind == MP_STR;
+		} else if (sio_mp_is(&k, "uid")) {
+			ok = sio_mp_next(&m, &s) == 0;
+			own = ok && sio_mp_is(&s, r->uid);
+		} else if (sio_mp_is(&k, "requestId")) {
+			ok = sio_mp_next(&m, &s) == 0 && s.kind == SIO_MP_STR;
 			if (ok) {
 				sio_json_add_str(&rid, (const char *)s.s, s.n);
 				sio_buf_add(&raw, s.s, s.n);
 			}
-		} else if (mp_is(&k, "type")) {
-			ok = mp_next(&m, &s) == 0;
-			is_bcast = ok && s.kind == MP_UINT && s.u == REQ_BROADCAST;
-		} else if (mp_is(&k, "packet")) {
-			ok = read_packet(&m, &bc) == 0;
-		} else if (mp_is(&k, "opts")) {
-			ok = read_opts(&m, &bc) == 0;
+		} else if (sio_mp_is(&k, "type")) {
+			ok = sio_mp_next(&m, &s) == 0;
+			is_bcast = ok && s.kind == SIO_MP_UINT && s.u == REQ_BROADCAST;
+		} else if (sio_mp_is(&k, "packet")) {
+			ok = sio_rw_read_packet(&m, &bc) == 0;
+		} else if (sio_mp_is(&k, "opts")) {
+			ok = sio_rw_read_opts(&m, &bc) == 0;
 		} else {
-			ok = mp_skip(&m) == 0;
+			ok = sio_mp_skip(&m) == 0;
 		}
 	}
 	if (ok && is_bcast && !own && rid.len && bc.data.p) {
@@ -1143,7 +598,7 @@ on_broadcast_request(struct sio_redis *r, const char *nsp, const uint8_t *p, siz
 			r->acks = a;
 		}
 	}
-	bcast_free(&bc);
+	sio_rw_bcast_free(&bc);
 	sio_buf_free(&rid);
 	sio_buf_free(&raw);
 }
@@ -1256,7 +711,7 @@ fetch_start(struct fetch *f, double timeout)
 	struct sio_redis *r = f->r;
 	struct sio_buf chan = SIO_BUF_INIT;
 
-	channel(&chan, r->key, "-request", f->nsp, NULL);
+	sio_rw_channel(&chan, r->key, "-request", f->nsp, NULL);
 	f->counting = true;
 	int rc = redisAsyncCommand(r->pub.ac, numsub_cb, f, "PUBSUB NUMSUB %b", chan.data, chan.len);
 	sio_buf_free(&chan);
@@ -1306,21 +761,21 @@ sio_redis_emit_ack(struct sio_redis *r, const struct sio_target *t, const char *
 	f->handle = *handle = ++r->next_token;
 	/* The adapter's broadcastWithAck request, in MessagePack. */
 	struct sio_buf *b = &f->request;
-	mp_map(b, 5);
-	mp_strs(b, "uid");
-	mp_strs(b, r->uid);
-	mp_strs(b, "requestId");
-	mp_strs(b, f->id);
-	mp_strs(b, "type");
+	sio_mp_map(b, 5);
+	sio_mp_strs(b, "uid");
+	sio_mp_strs(b, r->uid);
+	sio_mp_strs(b, "requestId");
+	sio_mp_strs(b, f->id);
+	sio_mp_strs(b, "type");
 	sio_buf_addc(b, REQ_BROADCAST);
-	mp_strs(b, "packet");
-	if (pack_packet(b, f->nsp, &r->doc, payload, 0, natt ? sio_mj_placeholder_in : NULL, &a,
+	sio_mp_strs(b, "packet");
+	if (sio_rw_pack_packet(b, f->nsp, &r->doc, payload, 0, natt ? sio_mj_placeholder_in : NULL, &a,
 	    err) != SIO_OK) {
 		fetch_free(f);
 		return SIO_EINVAL;
 	}
-	mp_strs(b, "opts");
-	pack_opts(b, t->rooms, t->nrooms, t->except, t->nexcept, false,
+	sio_mp_strs(b, "opts");
+	sio_rw_pack_opts(b, t->rooms, t->nrooms, t->except, t->nexcept, false,
 	    timeout_ms > 0 ? timeout_ms : 1);
 	/* The caller times the wait; this only keeps a lost request from staying. */
 	return fetch_start(f, (double)timeout_ms / 1000.0 + 1.0);
@@ -1351,32 +806,32 @@ static void
 on_ack_response(struct sio_redis *r, const uint8_t *p, size_t n)
 {
 	const struct sio_hub_config *cfg = sio_hub_cfg(r->hub);
-	struct mp m = { p, p + n };
-	struct mp_val v, k, s;
+	struct sio_mp m = { p, p + n };
+	struct sio_mp_val v, k, s;
 	struct sio_mj_span packet = { NULL, 0 };
 	struct fetch *f = NULL;
 	bool is_ack = false;
 
-	if (mp_next(&m, &v) < 0 || v.kind != MP_MAP)
+	if (sio_mp_next(&m, &v) < 0 || v.kind != SIO_MP_MAP)
 		return;
 	for (uint32_t i = 0; i < v.n; i++) {
-		if (mp_next(&m, &k) < 0)
+		if (sio_mp_next(&m, &k) < 0)
 			return;
-		if (mp_is(&k, "type")) {
-			if (mp_next(&m, &s) < 0)
+		if (sio_mp_is(&k, "type")) {
+			if (sio_mp_next(&m, &s) < 0)
 				return;
-			is_ack = s.kind == MP_UINT && s.u == RES_BROADCAST_ACK;
-		} else if (mp_is(&k, "requestId")) {
-			if (mp_next(&m, &s) < 0)
+			is_ack = s.kind == SIO_MP_UINT && s.u == RES_BROADCAST_ACK;
+		} else if (sio_mp_is(&k, "requestId")) {
+			if (sio_mp_next(&m, &s) < 0)
 				return;
-			for (f = r->fetches; f && !(f->is_ack && mp_is(&s, f->id)); f = f->next)
+			for (f = r->fetches; f && !(f->is_ack && sio_mp_is(&s, f->id)); f = f->next)
 				;
-		} else if (mp_is(&k, "packet")) {
+		} else if (sio_mp_is(&k, "packet")) {
 			packet.p = m.p;
-			if (mp_skip(&m) < 0)
+			if (sio_mp_skip(&m) < 0)
 				return;
 			packet.len = (size_t)(m.p - packet.p);
-		} else if (mp_skip(&m) < 0) {
+		} else if (sio_mp_skip(&m) < 0) {
 			return;
 		}
 	}
@@ -1553,10 +1008,10 @@ subscribe_nsp(struct sio_redis *r, const char *nsp)
 	    own = SIO_BUF_INIT;
 	if (!r->sub.ac)
 		return;
-	pattern(&pat, r->key, nsp);
-	channel(&req, r->key, "-request", nsp, NULL);
-	channel(&res, r->key, "-response", nsp, NULL);
-	channel(&own, r->key, "-response", nsp, r->uid);
+	sio_rw_pattern(&pat, r->key, nsp);
+	sio_rw_channel(&req, r->key, "-request", nsp, NULL);
+	sio_rw_channel(&res, r->key, "-response", nsp, NULL);
+	sio_rw_channel(&own, r->key, "-response", nsp, r->uid);
 	redisAsyncCommand(r->sub.ac, on_message, r, "PSUBSCRIBE %b", pat.data, pat.len);
 	redisAsyncCommand(r->sub.ac, on_message, r, "SUBSCRIBE %b %b %b", req.data, req.len,
 	    res.data, res.len, own.data, own.len);
@@ -1895,21 +1350,21 @@ sio_redis_pub_open(const char *url, const char *key, char *err)
 
 static int
 pub_strv(const struct sio_json *doc, const char *text, int obj, const char *key,
-    struct strv *out, char *err)
+    struct sio_strv *out, char *err)
 {
 	int i = sio_json_get(doc, text, obj, key);
 	if (i >= 0 && doc->tok[i].type != SIO_JSON_ARRAY && doc->tok[i].type != SIO_JSON_NULL) {
 		snprintf(err, SIO_ERRLEN, "'%s' must be an array of strings", key);
 		return SIO_EPROTO;
 	}
-	json_rooms(doc, text, i, out);
+	sio_rw_json_rooms(doc, text, i, out);
 	return SIO_OK;
 }
 
 int
 sio_redis_pub_line(struct sio_redis_pub *p, const char *line, size_t len, char *err)
 {
-	struct strv to = { NULL, 0 }, except = { NULL, 0 };
+	struct sio_strv to = { NULL, 0 }, except = { NULL, 0 };
 	struct sio_buf nsp = SIO_BUF_INIT;
 	int rc;
 
@@ -1943,13 +1398,13 @@ sio_redis_pub_line(struct sio_redis_pub *p, const char *line, size_t len, char *
 	if ((rc = sio_json_parse(&p->pdoc, p->payload.data, p->payload.len, 1000, err)) != SIO_OK)
 		goto out;
 	sio_buf_reset(&p->msg);
-	rc = sio_redis_pack_broadcast(&p->msg, "emitter", nsp.data, &p->pdoc, p->payload.data, 0,
+	rc = sio_rw_pack_broadcast(&p->msg, "emitter", nsp.data, &p->pdoc, p->payload.data, 0,
 	    sio_mj_base64_in, &p->bytes, (const char *const *)to.v, to.n,
 	    (const char *const *)except.v, except.n,
 	    vi >= 0 && d->tok[vi].type == SIO_JSON_TRUE, err);
 	if (rc != SIO_OK)
 		goto out;
-	channel(&p->chan, p->key, "", nsp.data, to.n == 1 ? to.v[0] : NULL);
+	sio_rw_channel(&p->chan, p->key, "", nsp.data, to.n == 1 ? to.v[0] : NULL);
 	redisReply *rep = redisCommand(p->c, "PUBLISH %b %b", p->chan.data, p->chan.len,
 	    p->msg.data, p->msg.len);
 	if (!rep) {
@@ -1961,8 +1416,8 @@ sio_redis_pub_line(struct sio_redis_pub *p, const char *line, size_t len, char *
 	}
 	freeReplyObject(rep);
 out:
-	strv_free(&to);
-	strv_free(&except);
+	sio_strv_free(&to);
+	sio_strv_free(&except);
 	sio_buf_free(&nsp);
 	return rc;
 }

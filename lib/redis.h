@@ -18,22 +18,13 @@
 #include <stdint.h>
 
 #include "msgjson.h"
+#include "rwire.h"
 #include "util.h"
 
 struct sio_hub;
 struct sio_server;
 struct sio_target;
 struct sio_redis;
-
-/* A Redis address: redis://[:password@]host[:port][/db], or a Unix socket
- * as unix:///path or a bare /path. */
-struct sio_redis_addr {
-	char host[256];
-	int port;
-	char path[108];		/* Unix socket, or "" */
-	char password[256];
-};
-int sio_redis_addr_parse(const char *url, struct sio_redis_addr *a, char *err);
 
 /* Counters for /metrics and the logs. */
 struct sio_redis_stats {
@@ -130,15 +121,6 @@ void sio_redis_on_line(struct sio_redis *r, sio_redis_line_cb cb, void *arg);
 void sio_redis_inject(struct sio_redis *r, bool pattern, const char *chan, size_t clen,
     const char *msg, size_t mlen);
 
-/*
- * [uid, {type:2, data, nsp}, {rooms, except, flags}]: the broadcast
- * message, appended to out. data is token tok of doc (a JSON array);
- * bin/arg say what stands for binary (msgjson.h).
- */
-int sio_redis_pack_broadcast(struct sio_buf *out, const char *uid, const char *nsp,
-    const struct sio_json *doc, const char *text, int tok, sio_mj_bin_in bin, void *arg,
-    const char *const *rooms, size_t nrooms, const char *const *except, size_t nexcept,
-    bool is_volatile, char *err);
 
 /* ---- the emitter (sio-emit --redis): no hub, blocking ------------------- */
 
