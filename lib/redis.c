@@ -46,6 +46,7 @@ struct link {
 
 struct nsp_entry {
 	char *name;
+	bool ready;			/* Redis confirmed its subscriptions */
 	struct nsp_entry *next;
 };
 
@@ -61,6 +62,7 @@ struct fetch {
 	struct sio_buf items;
 	size_t expected, answered;
 	bool counting;			/* PUBSUB NUMSUB not answered yet */
+	bool waiting;			/* for our subscription to its namespace */
 	bool done;
 	sio_redis_fetch_cb cb;
 	void *arg;
@@ -649,7 +651,8 @@ fetch_finish(struct fetch *f)
 static void
 fetch_check(struct fetch *f)
 {
-	if (!f->counting && f->answered >= f->expected && (!f->is_ack || f->acks >= f->clients))
+	if (!f->counting && !f->waiting && f->answered >= f->expected &&
+	    (!f->is_ack || f->acks >= f->clients))
 		fetch_finish(f);
 }
 
@@ -704,26 +707,81 @@ fetch_new(struct sio_redis *r, const struct sio_target *t)
 	return f;
 }
 
-/* Asks how many servers there are (then publishes f->request); waits at most timeout s. */
-static int
-fetch_start(struct fetch *f, double timeout)
+/* Asks how many servers there are; numsub_cb then publishes f->request. */
+static bool
+fetch_count(struct fetch *f)
 {
 	struct sio_redis *r = f->r;
 	struct sio_buf chan = SIO_BUF_INIT;
 
 	sio_rw_channel(&chan, r->key, "-request", f->nsp, NULL);
-	f->counting = true;
-	int rc = redisAsyncCommand(r->pub.ac, numsub_cb, f, "PUBSUB NUMSUB %b", chan.data, chan.len);
+	f->counting = r->pub.ac && redisAsyncCommand(r->pub.ac, numsub_cb, f,
+	    "PUBSUB NUMSUB %b", chan.data, chan.len) == REDIS_OK;
 	sio_buf_free(&chan);
-	if (rc != REDIS_OK) {
-		fetch_free(f);
-		return SIO_ECLOSED;
-	}
+	return f->counting;
+}
+
+static struct nsp_entry *
+nsp_entry(struct sio_redis *r, const char *nsp)
+{
+	for (struct nsp_entry *e = r->nsps; e; e = e->next)
+		if (strcmp(e->name, nsp) == 0)
+			return e;
+	return NULL;
+}
+
+/*
+ * Starts f, waiting at most timeout s. The answers come on channels of
+ * its namespace: one this hub does not serve is subscribed to first (and
+ * stays so), and counting the servers waits for Redis to confirm it, so
+ * that the count includes this hub exactly when it should.
+ */
+static int
+fetch_start(struct fetch *f, double timeout)
+{
+	struct sio_redis *r = f->r;
+
 	ev_timer_init(&f->timer, fetch_timeout_cb, timeout, 0.);
 	ev_timer_start(r->loop, &f->timer);
 	f->next = r->fetches;
 	r->fetches = f;
+	struct nsp_entry *e = nsp_entry(r, f->nsp);
+	if (!e || !e->ready) {
+		f->waiting = true;
+		sio_redis_add_nsp(r, f->nsp);
+		return SIO_OK;
+	}
+	if (!fetch_count(f)) {
+		fetch_end(f, false);
+		return SIO_ECLOSED;
+	}
 	return SIO_OK;
+}
+
+/* Redis confirmed a SUBSCRIBE: the last channel of a namespace makes it ready. */
+static void
+on_subscribed(struct sio_redis *r, const char *chan, size_t clen)
+{
+	struct sio_buf own = SIO_BUF_INIT;
+	for (struct nsp_entry *e = r->nsps; e; e = e->next) {
+		sio_rw_channel(&own, r->key, "-response", e->name, r->uid);
+		if (own.len != clen || memcmp(own.data, chan, clen) != 0)
+			continue;
+		e->ready = true;
+		/* Each start may end a request: look again from the top. */
+		for (struct fetch *f = r->fetches; f;) {
+			if (!f->waiting || strcmp(f->nsp, e->name) != 0) {
+				f = f->next;
+				continue;
+			}
+			f->waiting = false;
+			if (!fetch_count(f))
+				fetch_finish(f);
+			f = r->fetches;
+		}
+		break;
+	}
+	sio_buf_free(&own);
 }
 
 int
@@ -999,6 +1057,8 @@ on_message(redisAsyncContext *ac, void *reply, void *priv)
 		sio_redis_inject(r, true, e[2]->str, e[2]->len, e[3]->str, e[3]->len);
 	else if (strcmp(kind, "message") == 0 && is_str(e[1]) && is_str(e[2]))
 		sio_redis_inject(r, false, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
+	else if (strcmp(kind, "subscribe") == 0 && is_str(e[1]))
+		on_subscribed(r, e[1]->str, e[1]->len);
 }
 
 static void
@@ -1024,9 +1084,8 @@ subscribe_nsp(struct sio_redis *r, const char *nsp)
 void
 sio_redis_add_nsp(struct sio_redis *r, const char *nsp)
 {
-	for (struct nsp_entry *e = r->nsps; e; e = e->next)
-		if (strcmp(e->name, nsp) == 0)
-			return;
+	if (nsp_entry(r, nsp))
+		return;
 	struct nsp_entry *e = sio_xcalloc(1, sizeof *e);
 	e->name = sio_xstrdup(nsp);
 	e->next = r->nsps;
@@ -1101,6 +1160,9 @@ on_disconnect(const redisAsyncContext *ac, int status)
 	r->st.up = false;
 	if (r->closing)
 		return;
+	/* Subscriptions go with the connection: ready again once confirmed. */
+	for (struct nsp_entry *e = r->nsps; l->is_sub && e; e = e->next)
+		e->ready = false;
 	gap_begin(r, ac->errstr[0] ? ac->errstr : "connection lost");
 	link_retry(l);
 }

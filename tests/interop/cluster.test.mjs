@@ -306,6 +306,20 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		await hubC.stop();
 	});
 
+	await t.test("a namespace made on demand (--any-nsp) joins the cluster when it is made", async () => {
+		const hubD = await startHub(t, ["--redis", redis.url, "--any-nsp"]);
+		const d = client(t, `${hubD.url}/dyn-7`, { transports: ["websocket"] });
+		await connected(d);
+		await until(async () => {
+			const got = waitFor(d, "to-dyn", 300).then(() => true, () => false);
+			node.io.of("/dyn-7").emit("to-dyn", 1);
+			return got;
+		}, 5000, "Node's emit on /dyn-7 to reach hub D's client");
+		const r = await run("sio-rooms", ["-S", hubB.socketPath, "-n", "/dyn-7", "sockets"]);
+		assert.equal(r.stdout.trim().split("\t")[0], d.id, "hub D answers for /dyn-7 too");
+		await hubD.stop();
+	});
+
 	await t.test("sio-emit --redis: Redis unreachable is status 69, --ack a usage error", async () => {
 		const gone = await run("sio-emit", ["--redis", `redis://127.0.0.1:${await freePort()}`, "ev", "1"]);
 		assert.equal(gone.code, 69, gone.stderr);
