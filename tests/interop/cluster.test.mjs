@@ -303,7 +303,7 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 			redis.proc.kill("SIGCONT");
 		}
 		await until(async () => await metric("sio_redis_pending_bytes") === 0, 5000, "Redis to catch up");
-		await hubC.stop();
+		assert.equal((await hubC.stop()).code, 0, hubC.stderr);
 	});
 
 	await t.test("a namespace made on demand (--any-nsp) joins the cluster when it is made", async () => {
@@ -317,7 +317,7 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		}, 5000, "Node's emit on /dyn-7 to reach hub D's client");
 		const r = await run("sio-rooms", ["-S", hubB.socketPath, "-n", "/dyn-7", "sockets"]);
 		assert.equal(r.stdout.trim().split("\t")[0], d.id, "hub D answers for /dyn-7 too");
-		await hubD.stop();
+		assert.equal((await hubD.stop()).code, 0, hubD.stderr);
 	});
 
 	await t.test("sio-emit --redis: Redis unreachable is status 69, --ack a usage error", async () => {
@@ -346,7 +346,7 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 		const wrong = await run("sio-emit", ["--redis", `redis://:nope@127.0.0.1:${port}`, "x", "1"]);
 		assert.equal(wrong.code, 69, "a wrong password is refused");
 		assert.match(wrong.stderr, /AUTH/);
-		await hubP.stop();
+		assert.equal((await hubP.stop()).code, 0, hubP.stderr);
 		process.kill(proc.pid, "SIGKILL");
 	});
 
@@ -392,4 +392,7 @@ test("cluster: sio-hubs and a Node socket.io server on one Redis", { timeout: 12
 
 	// Before the Redis of the restart test (deferred last) is stopped.
 	await node.close();
+	// A clean exit (and, in sanitized builds, no leak) after all of it.
+	const end = await hubA.stop();
+	assert.equal(end.code, 0, hubA.stderr);
 });
