@@ -235,6 +235,30 @@ sio_redis_room_op(struct sio_redis *r, enum sio_redis_op op, const struct sio_ta
 /* ---- incoming broadcasts ---------------------------------------------------------- */
 
 /*
+ * Clients accept an event whose data is a non-empty array that starts
+ * with a number or a name that is not reserved (connect, ...): anything
+ * else from another server would make them drop the connection.
+ */
+static bool
+event_ok(struct sio_redis *r, const char *json, size_t len)
+{
+	const struct sio_hub_config *cfg = sio_hub_cfg(r->hub);
+	struct sio_buf name = SIO_BUF_INIT;
+
+	if (sio_json_parse(&r->doc, json, len, (int)cfg->max_depth + 1, NULL) != SIO_OK ||
+	    r->doc.tok[0].type != SIO_JSON_ARRAY || r->doc.tok[0].size == 0)
+		return false;
+	if (r->doc.tok[1].type == SIO_JSON_NUMBER)
+		return true;
+	if (r->doc.tok[1].type != SIO_JSON_STRING)
+		return false;
+	sio_json_str_decode(&r->doc, json, 1, &name);
+	bool ok = !sio_event_reserved(name.data, name.len);
+	sio_buf_free(&name);
+	return ok;
+}
+
+/*
  * Delivers a broadcast from another server to the local sockets it
  * targets; with ack_token each is asked for an ack (sio_emit).
  */
@@ -250,9 +274,13 @@ deliver(struct sio_redis *r, const struct sio_rw_bcast *bc, uint64_t ack_token)
 	size_t n = 0;
 
 	if (sio_msgpack_to_json(&json, bc->data.p, bc->data.len, &lim, sio_mj_placeholder_out,
-	    &atts, err) != SIO_OK || json.len < 3) {
-		sio_log_warn("redis: a broadcast from another server was not delivered: %s",
-		    json.len < 3 ? "no event" : err);
+	    &atts, err) != SIO_OK) {
+		sio_log_warn("redis: a broadcast from another server was not delivered: %s", err);
+		goto out;
+	}
+	if (!event_ok(r, json.data, json.len)) {
+		sio_log_warn("redis: a broadcast from another server was not delivered: "
+		    "its first value is not an event name");
 		goto out;
 	}
 	for (size_t i = 0; i < atts.n; i++)
