@@ -17,6 +17,7 @@ SYSTEMD_LIBS ?= $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsy
 SSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 SSL_LIBS ?= $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 MSGPACK_LIBS ?= $(shell $(PKG_CONFIG) --libs msgpack 2>/dev/null || echo -lmsgpackc)
+HIREDIS_LIBS ?= $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null || echo -lhiredis)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -30,7 +31,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(SANFLAGS) -MMD -MP \
 	-DSIO_VERSION='"$(VERSION)"' $(SSL_CFLAGS) -Ilib
 LDFLAGS += $(SANFLAGS)
 LIBS := $(WSLAY_LIBS) $(EV_LIBS) $(HTTP_PARSER_LIBS) $(JQ_LIBS) $(SSL_LIBS) $(SYSTEMD_LIBS) \
-	$(MSGPACK_LIBS) -lm
+	$(MSGPACK_LIBS) $(HIREDIS_LIBS) -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:.c=.o)

@@ -2,6 +2,7 @@
 #include "ctl.h"
 #include "json.h"
 #include "log.h"
+#include "redis.h"
 #include "util.h"
 
 #include <errno.h>
@@ -37,14 +38,20 @@ static const char usage_text[] =
 "      --timeout DURATION how long --ack waits (default 5s; a number with ms, s,\n"
 "                         m or h; a bare number is seconds)\n"
 "      --reply HANDLE     answer the ack HANDLE printed by sio-listen\n"
+"      --redis URL        no hub: publish to a Redis cluster of sio-hubs and Node\n"
+"                         servers as @socket.io/redis-emitter does\n"
+"                         (redis://[:password@]host[:port] or a socket path)\n"
+"      --redis-key PREFIX the cluster's channel prefix (default socket.io)\n"
 "  -q, --quiet            do not report bad lines, only count them\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
 "Exit status: 0 sent, 1 some acks missing or a reply not delivered, 64 usage\n"
-"error, 65 some input lines were bad, 69 hub not reachable, 74 read error.\n";
+"error, 65 some input lines were bad, 69 hub (or Redis) not reachable, 74 read\n"
+"error.\n";
 
-enum { OPT_VOLATILE = 256, OPT_RAW, OPT_JQ, OPT_STRICT, OPT_ACK, OPT_TIMEOUT, OPT_REPLY };
+enum { OPT_VOLATILE = 256, OPT_RAW, OPT_JQ, OPT_STRICT, OPT_ACK, OPT_TIMEOUT, OPT_REPLY,
+	OPT_REDIS, OPT_REDIS_KEY };
 
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 'S' },
@@ -58,6 +65,8 @@ static const struct option longopts[] = {
 	{ "ack", no_argument, NULL, OPT_ACK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "reply", required_argument, NULL, OPT_REPLY },
+	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "redis-key", required_argument, NULL, OPT_REDIS_KEY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -76,6 +85,8 @@ struct emitter {
 	bool strict, quiet, hub_gone;
 	const char *raw_event;
 	struct sio_jq *jq;
+	struct sio_redis_pub *redis;	/* --redis: publish, no hub */
+	size_t npub;			/* request lines published so far */
 };
 
 #define usage_error(...) exit(sio_usage_error(__VA_ARGS__))
@@ -132,10 +143,38 @@ drain_answers(struct emitter *e)
  * Writes the pending requests. Blocks while the hub is not reading (its
  * back-pressure), reading its answers meanwhile so neither side stalls.
  */
+/* --redis: each request line is published as the Node emitter would. */
+static int
+publish_out(struct emitter *e)
+{
+	char err[SIO_ERRLEN];
+	size_t off = 0;
+
+	while (off < e->out.len && !e->hub_gone) {
+		const char *line = e->out.data + off;
+		const char *nl = memchr(line, '\n', e->out.len - off);
+		size_t len = nl ? (size_t)(nl - line) : e->out.len - off;
+		unsigned long in = e->npub < e->nsent ? e->origin[e->npub] : e->input_line;
+		e->npub++;
+		off += len + 1;
+		int rc = sio_redis_pub_line(e->redis, line, len, err);
+		if (rc == SIO_ECLOSED) {
+			fprintf(stderr, "sio-emit: %s\n", err);
+			e->hub_gone = true;
+		} else if (rc != SIO_OK) {
+			report(e, in, err);
+		}
+	}
+	sio_buf_reset(&e->out);
+	return e->hub_gone ? SIO_ECLOSED : SIO_OK;
+}
+
 static int
 flush_out(struct emitter *e)
 {
 	size_t off = 0;
+	if (e->redis)
+		return publish_out(e);
 	while (off < e->out.len && !e->hub_gone) {
 		struct pollfd p = { e->conn.fd, POLLOUT | POLLIN, 0 };
 		if (poll(&p, 1, -1) < 0) {
@@ -274,6 +313,8 @@ run_stream(struct emitter *e)
 	}
 	flush_out(e);
 	sio_buf_free(&in);
+	if (e->redis)
+		return e->hub_gone ? 69 : status ? status : e->bad ? 65 : 0;
 
 	/* A barrier: once answered, every line before it was handled. */
 	struct sio_buf answer = SIO_BUF_INIT;
@@ -349,6 +390,13 @@ run_one(struct emitter *e, struct sio_buf *req, bool ack)
 			fflush(stdout);
 		} else if (di >= 0 || !ack) {
 			int mi = sio_json_get(&doc, l, 0, "missing");
+			int rmi = sio_json_get(&doc, l, 0, "remote_missing");
+			long long rm = 0;
+			/* Clients of other hubs of a cluster: counted, not named. */
+			if (rmi >= 0 && sio_json_int(&doc, l, rmi, 1, 1LL << 40, &rm)) {
+				printf("{\"remote_missing\":%lld}\n", rm);
+				status = 1;
+			}
 			if (mi >= 0) {
 				for (int k = mi + 1; k < (int)doc.tok[mi].next; k = (int)doc.tok[k].next) {
 					printf("{\"sid\":%.*s,\"missing\":true}\n",
@@ -373,6 +421,7 @@ main(int argc, char **argv)
 	int status = 0;
 	const char **to = NULL, **except = NULL;
 	const char *socket_path = NULL, *jq_prog = NULL, *reply = NULL;
+	const char *redis_url = NULL, *redis_key = NULL;
 	size_t nto = 0, nexcept = 0;
 	char err[SIO_ERRLEN];
 	int c;
@@ -405,6 +454,8 @@ main(int argc, char **argv)
 				usage_error("--timeout: '%s' is not a duration such as 500ms, 5s, 2m", optarg);
 			break;
 		case OPT_REPLY: reply = optarg; break;
+		case OPT_REDIS: redis_url = optarg; break;
+		case OPT_REDIS_KEY: redis_key = optarg; break;
 		case 'q': e.quiet = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("sio-emit %s\n", SIO_VERSION); return 0;
@@ -424,6 +475,10 @@ main(int argc, char **argv)
 		    "lines on stdin, not --raw or --jq%s", "");
 	if (reply && (e.raw_event || jq_prog || e.d.ack))
 		usage_error("--reply sends one answer; it takes no --raw, --jq or --ack%s", "");
+	if (redis_url && (e.d.ack || reply))
+		usage_error("--redis publishes and waits for nothing: no --ack or --reply%s", "");
+	if (redis_key && !redis_url)
+		usage_error("--redis-key goes with --redis%s", "");
 	if (e.raw_event && (e.raw_event[0] == '\0'))
 		usage_error("--raw: the event name is empty%s", "");
 	if (jq_prog && !(e.jq = sio_jq_new(jq_prog, err))) {
@@ -463,6 +518,26 @@ main(int argc, char **argv)
 		    "(Ctrl-D ends; see --help)\n");
 	}
 
+	if (redis_url) {
+		if (!(e.redis = sio_redis_pub_open(redis_url, redis_key, err))) {
+			fprintf(stderr, "sio-emit: %s\n", err);
+			status = 69;
+			goto out;
+		}
+		if (single) {
+			if (sio_ctl_input_line(&e.out, &e.doc, line.data, line.len, &e.d, NULL,
+			    err) != SIO_OK) {
+				fprintf(stderr, "sio-emit: %s\n", err);
+				status = 64;
+			} else {
+				publish_out(&e);
+				status = e.hub_gone ? 69 : e.bad ? 64 : 0;
+			}
+		} else {
+			status = run_stream(&e);
+		}
+		goto out;
+	}
 	char *path = sio_ctl_path(socket_path);
 	if (sio_ctl_connect(&e.conn, path, err) != SIO_OK) {
 		fprintf(stderr, "sio-emit: %s\n", err);
@@ -518,6 +593,7 @@ main(int argc, char **argv)
 		status = run_stream(&e);
 	}
 out:
+	sio_redis_pub_close(e.redis);
 	sio_ctl_close(&e.conn);
 	sio_jq_free(e.jq);
 	sio_json_free(&e.doc);

@@ -40,7 +40,13 @@ static const char usage_text[] =
 "  -S, --socket PATH          control socket (default $SIO_SOCKET, else\n"
 "                             $XDG_RUNTIME_DIR/sio/hub.sock, else /tmp/sio-$UID/hub.sock)\n"
 "      --no-control           serve no control socket\n"
-"      --control-group GROUP  let members of GROUP use the control socket too\n";
+"      --control-group GROUP  let members of GROUP use the control socket too\n"
+"      --redis URL            join the cluster of hubs and Node servers on this\n"
+"                             Redis: redis://[:password@]host[:port] or a socket path\n"
+"      --redis-key PREFIX     the cluster's channel prefix (default socket.io)\n"
+"      --redis-max-pending BYTES  published bytes Redis has not answered\n"
+"                             before broadcasts to the cluster are dropped\n"
+"                             and counted (default 67108864)\n";
 /* Two strings: C11 compilers need only take 4095 bytes in one literal. */
 static const char usage_limits[] =
 "      --max-header-bytes N   largest HTTP request head (default 16384)\n"
@@ -137,6 +143,9 @@ static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", no_argument, NULL, OPT_CHECK },
 	{ "metrics", required_argument, NULL, OPT_LONG },
+	{ "redis", required_argument, NULL, OPT_LONG },
+	{ "redis-key", required_argument, NULL, OPT_LONG },
+	{ "redis-max-pending", required_argument, NULL, OPT_LONG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },

@@ -30,6 +30,8 @@ static const char usage_text[] =
 "  -e, --event NAME      only events named NAME (repeatable; implies --events-only)\n"
 "  -r, --room ROOM       only sockets in ROOM (repeatable)\n"
 "      --events-only     no connect and disconnect lines\n"
+"      --cluster         also the lines of the clients of every other sio-hub of\n"
+"                        the hub's Redis cluster (sio-hub --redis); not with --room\n"
 "  -f, --filter JQ       print what the jq program makes of each line\n"
 "  -R, --raw-output      with --filter, print strings as text, without quotes\n"
 "  -c, --count N         exit after N lines\n"
@@ -44,7 +46,7 @@ static const char usage_text[] =
 "Exit status: 0 after --count lines or when stdout is closed, 64 usage\n"
 "error, 69 hub not reachable or gone, 74 output error.\n";
 
-enum { OPT_EVENTS_ONLY = 256, OPT_JSON };
+enum { OPT_EVENTS_ONLY = 256, OPT_JSON, OPT_CLUSTER };
 
 static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 'S' },
@@ -52,6 +54,7 @@ static const struct option longopts[] = {
 	{ "event", required_argument, NULL, 'e' },
 	{ "room", required_argument, NULL, 'r' },
 	{ "events-only", no_argument, NULL, OPT_EVENTS_ONLY },
+	{ "cluster", no_argument, NULL, OPT_CLUSTER },
 	{ "filter", required_argument, NULL, 'f' },
 	{ "raw-output", no_argument, NULL, 'R' },
 	{ "count", required_argument, NULL, 'c' },
@@ -198,7 +201,7 @@ main(int argc, char **argv)
 	char **events = NULL, **rooms = NULL;
 	size_t nevents = 0, nrooms = 0;
 	const char *socket_path = NULL, *nsp = NULL, *group = NULL, *filter = NULL;
-	bool events_only = false, json = false, raw_output = false;
+	bool events_only = false, json = false, raw_output = false, cluster = false;
 	char err[SIO_ERRLEN];
 	int c;
 	long v;
@@ -223,6 +226,7 @@ main(int argc, char **argv)
 			rooms[nrooms++] = optarg;
 			break;
 		case OPT_EVENTS_ONLY: events_only = true; break;
+		case OPT_CLUSTER: cluster = true; break;
 		case 'f': filter = optarg; break;
 		case 'R': raw_output = true; break;
 		case 'c':
@@ -244,6 +248,9 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (cluster && nrooms)
+		usage_error("--cluster and --room do not go together: the other hubs' rooms "
+		    "are not known here%s", "");
 	if (raw_output && !filter)
 		usage_error("--raw-output goes with --filter%s", "");
 	struct sio_ctl_conn conn = { .fd = -1 };
@@ -279,6 +286,8 @@ main(int argc, char **argv)
 		sio_buf_adds(&req, ",\"group\":");
 		sio_json_add_str(&req, group, strlen(group));
 	}
+	if (cluster)
+		sio_buf_adds(&req, ",\"cluster\":true");
 	sio_buf_printf(&req, ",\"lifecycle\":%s}\n", events_only ? "false" : "true");
 	if (sio_ctl_request(&conn, req.data, req.len, 10000, &answer, err) != SIO_OK) {
 		fprintf(stderr, "sio-listen: %s\n", err);

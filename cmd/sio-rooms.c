@@ -21,6 +21,8 @@ static const char usage_text[] =
 "\n"
 "List and manage the rooms of a running sio-hub. Every socket is also in the\n"
 "room named by its id. Plain output is one item per line; --json gives JSON lines.\n"
+"In a cluster, members, sockets and count ask every server (up to 5 s), and\n"
+"join, leave and disconnect reach every server; list is this hub's rooms.\n"
 "\n"
 "  -S, --socket PATH   the hub's control socket\n"
 "  -n, --nsp NSP       namespace (default /)\n"
@@ -29,6 +31,7 @@ static const char usage_text[] =
 "  -i, --in ROOM       the sockets in ROOM (repeatable)\n"
 "  -x, --except ROOM   not the sockets in ROOM (repeatable)\n"
 "      --close         disconnect: close the whole connection, not just the namespace\n"
+"  -l, --local         in a cluster (sio-hub with Redis): this hub's sockets only\n"
 "      --json          JSON lines\n"
 "  -h, --help          show this help\n"
 "  -V, --version       show the version\n"
@@ -47,6 +50,7 @@ static const struct option longopts[] = {
 	{ "in", required_argument, NULL, 'i' },
 	{ "except", required_argument, NULL, 'x' },
 	{ "close", no_argument, NULL, OPT_CLOSE },
+	{ "local", no_argument, NULL, 'l' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -97,13 +101,13 @@ main(int argc, char **argv)
 {
 	struct strv sids = { 0 }, in = { 0 }, except = { 0 };
 	const char *socket_path = NULL, *nsp = "/";
-	bool all = false, close_conn = false, json = false;
+	bool all = false, close_conn = false, json = false, local = false;
 	char err[SIO_ERRLEN];
 	int c;
 
 	sio_log_setprog("sio-rooms");
 	signal(SIGPIPE, SIG_IGN);
-	while ((c = getopt_long(argc, argv, "S:n:as:i:x:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "S:n:as:i:x:lhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S': socket_path = optarg; break;
 		case 'n':
@@ -116,6 +120,7 @@ main(int argc, char **argv)
 		case 'i': push(&in, optarg); break;
 		case 'x': push(&except, optarg); break;
 		case OPT_CLOSE: close_conn = true; break;
+		case 'l': local = true; break;
 		case OPT_JSON: json = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("sio-rooms %s\n", SIO_VERSION); return 0;
@@ -159,6 +164,8 @@ main(int argc, char **argv)
 		sio_buf_adds(&req, ",\"all\":true");
 	if (close_conn)
 		sio_buf_adds(&req, ",\"close\":true");
+	if (local)
+		sio_buf_adds(&req, ",\"local\":true");
 	sio_buf_adds(&req, "}\n");
 
 	struct sio_ctl_conn conn = { .fd = -1 };
@@ -266,7 +273,10 @@ main(int argc, char **argv)
 		}
 	}
 	/* An empty list is an answer for "list"; elsewhere it means no match. */
-	status = matched > 0 || !strcmp(cmd, "list") ? 0 : 1;
+	/* In a cluster (sio-hub --redis) the other servers' matches are not
+	 * counted: the operation went to them, which is not "no match". */
+	bool remote = sio_json_get(&doc, l, 0, "remote") >= 0;
+	status = matched > 0 || remote || !strcmp(cmd, "list") ? 0 : 1;
 	if (fflush(stdout) != 0)
 		status = 74;
 out:

@@ -1,6 +1,7 @@
 #include "conf.h"
 #include "log.h"
 #include "packet.h"
+#include "redis.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ static const struct {
 	{ "jwt-leeway", 0, 86400, offsetof(struct sio_hub_config, jwt_leeway), false },
 	{ "max-control-line", 0, 1L << 32, offsetof(struct sio_hub_config, max_control_line), true },
 	{ "max-listener-output", 65536, 1L << 34, offsetof(struct sio_hub_config, max_listener_output), true },
+	{ "redis-max-pending", 65536, 1L << 34, offsetof(struct sio_hub_config, redis_max_pending), true },
 	{ "max-depth", 1, 100000, offsetof(struct sio_hub_config, max_depth), false },
 };
 
@@ -162,6 +164,13 @@ sio_conf_set(struct sio_hub_config *cfg, const char *name, const char *value, ch
 		cfg->static_dir = own(cfg, value);
 	} else if (!strcmp(name, "socket")) {
 		cfg->ctl_path = own(cfg, value);
+	} else if (!strcmp(name, "redis")) {
+		struct sio_redis_addr a;
+		if (sio_redis_addr_parse(value, &a, err) != SIO_OK)
+			return SIO_EINVAL;
+		cfg->redis_url = own(cfg, value);
+	} else if (!strcmp(name, "redis-key")) {
+		cfg->redis_key = own(cfg, value);
 	} else if (!strcmp(name, "no-control")) {
 		cfg->no_ctl = true;
 	} else if (!strcmp(name, "verbose")) {

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "packet.h"
 #include "pkt.h"
+#include "redis.h"
 #include "sio.h"
 #include "stats.h"
 
@@ -49,6 +50,10 @@ struct ack_wait {
 	size_t n, nanswered;
 	ev_timer timer;
 	struct ack_wait *next;
+	/* --redis: the other servers' clients (sio_redis_emit_ack) */
+	uint64_t remote;		/* its handle, or 0 */
+	bool remote_done;		/* every server and client answered */
+	size_t remote_clients, remote_acked;
 };
 
 /* A line sent to a group member, kept until the member confirms it. */
@@ -67,6 +72,7 @@ struct ctl_client {
 
 	bool subscribed;
 	bool lifecycle;
+	bool cluster;			/* also the lines of the other hubs (--redis) */
 	char **events;
 	size_t nevents;
 	char *nsp;
@@ -80,6 +86,7 @@ struct ctl_client {
 	struct sio_rc **backlog;	/* group: lines waiting for window room */
 	size_t nbacklog, capbacklog;
 
+	unsigned long serial;		/* finds it again after an asynchronous wait */
 	struct ctl_client *prev, *next;
 };
 
@@ -94,6 +101,7 @@ struct sio_ctl {
 	struct sio_json doc;
 	struct ack_wait *waits;
 	uint64_t next_token;
+	unsigned long next_serial;
 	unsigned long rr;		/* round robin across group members */
 	struct refusal *refusals;	/* refused peers being told why */
 	bool has_group;			/* --control-group: its members may connect */
@@ -408,6 +416,7 @@ append_data(struct sio_buf *b, const struct sio_event *ev, uint32_t skip)
 /* ---- emit ---------------------------------------------------------------------- */
 
 static void ack_wait_finish(struct ack_wait *w);
+static void remote_ack(void *arg, const char *data, size_t len);
 
 static void
 ack_timeout_cb(EV_P_ ev_timer *t, int revents)
@@ -532,7 +541,19 @@ op_emit(struct ctl_client *cl, const struct req *r)
 	w->next = ctl->waits;
 	ctl->waits = w;
 	sio_emit(ctl->srv, &tg.t, payload.data, payload.len, att, natt, flags, w->token);
-	if (w->n == 0) {
+	struct sio_redis *redis = sio_hub_redis(ctl->hub);
+	int li = field(r, "local");
+	if (redis && !(li >= 0 && tok(r, li)->type == SIO_JSON_TRUE)) {
+		struct sio_mj_span spans[SIO_MAX_ATTACHMENTS];
+		for (int i = 0; i < natt; i++) {
+			spans[i].p = sio_pkt_data(att[i]);
+			spans[i].len = att[i]->len;
+		}
+		if (sio_redis_emit_ack(redis, &tg.t, payload.data, payload.len, spans, natt,
+		    timeout, remote_ack, w, &w->remote) != SIO_OK)
+			w->remote = 0;
+	}
+	if (w->n == 0 && !w->remote) {
 		ack_wait_finish(w);
 	} else {
 		ev_timer_init(&w->timer, ack_timeout_cb, (double)timeout / 1000.0, 0.);
@@ -548,6 +569,8 @@ out:
 static void
 ack_wait_free(struct sio_ctl *ctl, struct ack_wait *w)
 {
+	if (w->remote && sio_hub_redis(ctl->hub))
+		sio_redis_ack_cancel(sio_hub_redis(ctl->hub), w->remote);
 	for (struct ack_wait **pp = &ctl->waits; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
 			*pp = w->next;
@@ -571,8 +594,16 @@ ack_wait_finish(struct ack_wait *w)
 	struct sio_ctl *ctl = w->cl->ctl;
 	struct sio_buf b = SIO_BUF_INIT;
 
-	sio_buf_printf(&b, "{\"id\":%s,\"done\":true,\"sockets\":%zu,\"acked\":%zu,\"missing\":[",
-	    w->id, w->n, w->nanswered);
+	/* Timed out before every server answered: those that did count. */
+	if (w->remote && !w->remote_done && sio_hub_redis(ctl->hub))
+		w->remote_clients = sio_redis_ack_clients(sio_hub_redis(ctl->hub), w->remote);
+	sio_buf_printf(&b, "{\"id\":%s,\"done\":true,\"sockets\":%zu,\"acked\":%zu,",
+	    w->id, w->n + w->remote_clients, w->nanswered + w->remote_acked);
+	/* Other servers' clients have no id here: how many did not answer. */
+	if (w->remote)
+		sio_buf_printf(&b, "\"remote_missing\":%zu,", w->remote_clients > w->remote_acked ?
+		    w->remote_clients - w->remote_acked : 0);
+	sio_buf_adds(&b, "\"missing\":[");
 	bool first = true;
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->answered[i])
@@ -655,15 +686,18 @@ deliver(struct ctl_client *cl, struct sio_rc *line)
 	sio_conn_want_flush(cl->conn);
 }
 
+/* s is NULL for a line from another hub: its rooms are not known here. */
 static bool
-matches(struct ctl_client *cl, struct sio_socket *s, const char *event, size_t elen,
-    bool lifecycle)
+matches(struct ctl_client *cl, const char *nsp, struct sio_socket *s, const char *event,
+    size_t elen, bool lifecycle)
 {
 	if (!cl->subscribed || cl->conn->closed)
 		return false;
+	if (!s && (!cl->cluster || cl->nrooms > 0))
+		return false;
 	if (lifecycle && !cl->lifecycle)
 		return false;
-	if (cl->nsp && strcmp(cl->nsp, sio_socket_nsp(s)) != 0)
+	if (cl->nsp && strcmp(cl->nsp, nsp) != 0)
 		return false;
 	if (!lifecycle && cl->nevents > 0) {
 		bool hit = false;
@@ -687,15 +721,15 @@ matches(struct ctl_client *cl, struct sio_socket *s, const char *event, size_t e
  * group (round robin). The line is built once and shared.
  */
 static void
-publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t elen,
-    bool lifecycle, struct sio_rc *line)
+publish(struct sio_ctl *ctl, const char *nsp, struct sio_socket *s, const char *event,
+    size_t elen, bool lifecycle, struct sio_rc *line)
 {
 	struct ctl_client *cl;
 	const char *done_groups[64];
 	size_t ndone = 0;
 
 	for (cl = ctl->clients; cl; cl = cl->next) {
-		if (!matches(cl, s, event, elen, lifecycle))
+		if (!matches(cl, nsp, s, event, elen, lifecycle))
 			continue;
 		if (!cl->group) {
 			deliver(cl, line);
@@ -713,7 +747,7 @@ publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t ele
 		size_t best_load = SIZE_MAX, ties = 0;
 		for (struct ctl_client *m = ctl->clients; m; m = m->next) {
 			if (!m->group || strcmp(m->group, cl->group) != 0 ||
-			    !matches(m, s, event, elen, lifecycle))
+			    !matches(m, nsp, s, event, elen, lifecycle))
 				continue;
 			size_t load = m->nheld + m->nbacklog;
 			if (load < best_load) {
@@ -726,7 +760,7 @@ publish(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t ele
 		size_t pick = ties ? ctl->rr++ % ties : 0;
 		for (struct ctl_client *m = ctl->clients; m && !best; m = m->next) {
 			if (m->group && strcmp(m->group, cl->group) == 0 &&
-			    matches(m, s, event, elen, lifecycle) &&
+			    matches(m, nsp, s, event, elen, lifecycle) &&
 			    m->nheld + m->nbacklog == best_load && pick-- == 0)
 				best = m;
 		}
@@ -742,6 +776,73 @@ anyone_listening(struct sio_ctl *ctl)
 		if (cl->subscribed)
 			return true;
 	return false;
+}
+
+/* Another hub of the cluster has a --cluster listener: lines go there too. */
+static struct sio_redis *
+cluster_listening(struct sio_ctl *ctl)
+{
+	struct sio_redis *redis = sio_hub_redis(ctl->hub);
+	return redis && sio_redis_listened(redis) ? redis : NULL;
+}
+
+/* To the local subscribers, and to the cluster's when there are some. */
+static void
+publish_line(struct sio_ctl *ctl, struct sio_socket *s, const char *event, size_t elen,
+    bool lifecycle, struct sio_rc *line)
+{
+	struct sio_redis *redis = cluster_listening(ctl);
+	publish(ctl, sio_socket_nsp(s), s, event, elen, lifecycle, line);
+	if (redis)
+		sio_redis_publish_line(redis, (const char *)line->data, line->len);
+}
+
+/* Subscribed to the other hubs' lines while some client here asks for them. */
+static void
+cluster_update(struct sio_ctl *ctl)
+{
+	struct sio_redis *redis = sio_hub_redis(ctl->hub);
+	bool any = false;
+	for (struct ctl_client *cl = ctl->clients; cl && !any; cl = cl->next)
+		any = cl->subscribed && cl->cluster && !cl->conn->closed;
+	if (redis)
+		sio_redis_listen(redis, any);
+}
+
+void
+sio_ctl_cluster_line(void *arg, const char *line, size_t len)
+{
+	struct sio_ctl *ctl = arg;
+	struct sio_json doc = SIO_JSON_INIT;
+	struct sio_buf nsp = SIO_BUF_INIT, event = SIO_BUF_INIT;
+
+	if (sio_json_parse(&doc, line, len, CTL_MAX_DEPTH, NULL) != SIO_OK ||
+	    doc.tok[0].type != SIO_JSON_OBJECT)
+		goto out;
+	int ti = sio_json_get(&doc, line, 0, "type"), ni = sio_json_get(&doc, line, 0, "nsp");
+	int ei = sio_json_get(&doc, line, 0, "event");
+	if (ti < 0 || ni < 0 || doc.tok[ni].type != SIO_JSON_STRING)
+		goto out;
+	bool lifecycle = !sio_json_str_eq(&doc, line, ti, "event");
+	sio_json_str_decode(&doc, line, ni, &nsp);
+	if (ei >= 0 && doc.tok[ei].type == SIO_JSON_STRING)
+		sio_json_str_decode(&doc, line, ei, &event);
+	else if (ei >= 0)
+		sio_buf_add(&event, line + doc.tok[ei].start, doc.tok[ei].end - doc.tok[ei].start);
+	/* One line each for the listeners, whatever the other hub sent. */
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (memchr(line, '\n', len) || memchr(line, '\r', len))
+		goto out;
+	struct sio_rc *rc = sio_rc_new(len + 1);
+	memcpy(rc->data, line, len);
+	rc->data[len] = '\n';
+	publish(ctl, nsp.data, NULL, event.data, event.len, lifecycle, rc);
+	sio_rc_unref(rc);
+out:
+	sio_json_free(&doc);
+	sio_buf_free(&nsp);
+	sio_buf_free(&event);
 }
 
 static struct sio_rc *
@@ -779,13 +880,13 @@ obs_connect(struct sio_socket *s, void *arg)
 	struct sio_ctl *ctl = arg;
 	struct sio_buf b = SIO_BUF_INIT;
 
-	if (!anyone_listening(ctl))
+	if (!anyone_listening(ctl) && !cluster_listening(ctl))
 		return;
 	line_head(&b, "connect", s);
 	sio_buf_printf(&b, ",\"transport\":\"%s\",\"handshake\":%s", sio_socket_transport(s),
 	    sio_socket_handshake(s));
 	struct sio_rc *line = finish_line(&b);
-	publish(ctl, s, NULL, 0, true, line);
+	publish_line(ctl, s, NULL, 0, true, line);
 	sio_rc_unref(line);
 }
 
@@ -795,13 +896,13 @@ obs_disconnect(struct sio_socket *s, const char *reason, void *arg)
 	struct sio_ctl *ctl = arg;
 	struct sio_buf b = SIO_BUF_INIT;
 
-	if (!anyone_listening(ctl))
+	if (!anyone_listening(ctl) && !cluster_listening(ctl))
 		return;
 	line_head(&b, "disconnect", s);
 	sio_buf_adds(&b, ",\"reason\":");
 	sio_json_add_str(&b, reason, strlen(reason));
 	struct sio_rc *line = finish_line(&b);
-	publish(ctl, s, NULL, 0, true, line);
+	publish_line(ctl, s, NULL, 0, true, line);
 	sio_rc_unref(line);
 }
 
@@ -813,7 +914,7 @@ obs_event(struct sio_socket *s, const struct sio_event *ev, void *arg)
 	const struct sio_json_tok *name = &doc->tok[1];
 	struct sio_buf decoded = SIO_BUF_INIT, b = SIO_BUF_INIT;
 
-	if (!anyone_listening(ctl))
+	if (!anyone_listening(ctl) && !cluster_listening(ctl))
 		return;
 	if (name->type == SIO_JSON_STRING)
 		sio_json_str_decode(doc, ev->payload, 1, &decoded);
@@ -836,7 +937,7 @@ obs_event(struct sio_socket *s, const struct sio_event *ev, void *arg)
 		sio_buf_addc(&b, '"');
 	}
 	struct sio_rc *line = finish_line(&b);
-	publish(ctl, s, decoded.data, decoded.len, false, line);
+	publish_line(ctl, s, decoded.data, decoded.len, false, line);
 	sio_rc_unref(line);
 	sio_buf_free(&decoded);
 }
@@ -867,8 +968,32 @@ obs_ack(struct sio_socket *s, uint64_t token, const struct sio_event *ev, void *
 	sio_buf_addc(&b, '}');
 	send_line(w->cl, &b);
 	sio_buf_free(&b);
-	if (w->nanswered == w->n)
+	if (w->nanswered == w->n && (!w->remote || w->remote_done))
 		ack_wait_finish(w);
+}
+
+/* An answer from a client of another server, or (data NULL) the end of them. */
+static void
+remote_ack(void *arg, const char *data, size_t len)
+{
+	struct ack_wait *w = arg;
+
+	if (!data) {
+		w->remote_done = true;
+		w->remote_clients = len;
+		if (w->nanswered == w->n)
+			ack_wait_finish(w);
+		return;
+	}
+	w->remote_acked++;
+	struct sio_buf b = SIO_BUF_INIT;
+	sio_buf_printf(&b, "{\"id\":%s,\"type\":\"ack\",\"nsp\":", w->id);
+	sio_json_add_str(&b, w->nsp, strlen(w->nsp));
+	sio_buf_adds(&b, ",\"sid\":null,\"remote\":true,\"data\":");
+	sio_buf_add(&b, data, len);
+	sio_buf_addc(&b, '}');
+	send_line(w->cl, &b);
+	sio_buf_free(&b);
 }
 
 /* ---- other requests ------------------------------------------------------------ */
@@ -895,8 +1020,9 @@ op_subscribe(struct ctl_client *cl, const struct req *r)
 		sio_buf_free(&group);
 		return;
 	}
-	int li = field(r, "lifecycle");
+	int li = field(r, "lifecycle"), ci = field(r, "cluster");
 	cl->lifecycle = li < 0 || tok(r, li)->type != SIO_JSON_FALSE;
+	cl->cluster = ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE;
 	/* A second subscribe replaces the first. */
 	for (size_t i = 0; i < cl->nevents; i++)
 		free(cl->events[i]);
@@ -913,6 +1039,7 @@ op_subscribe(struct ctl_client *cl, const struct req *r)
 	cl->nsp = nsp.len ? sio_buf_steal(&nsp, NULL) : NULL;
 	cl->group = group.len ? sio_buf_steal(&group, NULL) : NULL;
 	cl->subscribed = true;
+	cluster_update(cl->ctl);
 	sio_buf_free(&nsp);
 	sio_buf_free(&group);
 	answer_ok(cl, r, NULL);
@@ -1064,6 +1191,104 @@ socket_cb(struct sio_socket *s, void *arg)
 	sio_buf_printf(x->b, "],\"handshake\":%s}", sio_socket_handshake(s));
 }
 
+/*
+ * An answer waiting for the other servers of the cluster (fetchSockets):
+ * the sockets themselves, their ids (members) or how many (count).
+ */
+enum remote_kind { REMOTE_SOCKETS, REMOTE_SIDS, REMOTE_COUNT };
+
+struct remote_wait {
+	struct sio_ctl *ctl;
+	unsigned long serial;
+	enum remote_kind kind;
+	struct sio_buf answer;		/* the local part, up to where remote ones go */
+	bool any;			/* the local part has items */
+	size_t count;			/* REMOTE_COUNT: the local count */
+};
+
+static void
+remote_done(void *arg, const char *items, size_t len, size_t expected, size_t answered)
+{
+	struct remote_wait *w = arg;
+	struct ctl_client *cl;
+	struct sio_buf list = SIO_BUF_INIT;
+	struct sio_json doc = SIO_JSON_INIT;
+
+	for (cl = w->ctl->clients; cl && cl->serial != w->serial; cl = cl->next)
+		;
+	sio_buf_addc(&list, '[');
+	sio_buf_add(&list, items, len);
+	sio_buf_addc(&list, ']');
+	if (w->kind != REMOTE_SOCKETS &&
+	    sio_json_parse(&doc, list.data, list.len, 1000, NULL) == SIO_OK) {
+		for (int k = 1; k < (int)doc.tok[0].next; k = (int)doc.tok[k].next) {
+			int sid = sio_json_get(&doc, list.data, k, "sid");
+			if (sid < 0)
+				continue;
+			w->count++;
+			if (w->kind != REMOTE_SIDS)
+				continue;
+			if (w->any)
+				sio_buf_addc(&w->answer, ',');
+			sio_buf_add(&w->answer, list.data + doc.tok[sid].start,
+			    doc.tok[sid].end - doc.tok[sid].start);
+			w->any = true;
+		}
+	} else if (w->kind == REMOTE_SOCKETS && len) {
+		if (w->any)
+			sio_buf_addc(&w->answer, ',');
+		sio_buf_add(&w->answer, items, len);
+	}
+	if (w->kind == REMOTE_COUNT)
+		sio_buf_printf(&w->answer, "%zu", w->count);
+	else
+		sio_buf_addc(&w->answer, ']');
+	/* Who did not answer in time is said, not hidden. */
+	sio_buf_printf(&w->answer, ",\"servers\":%zu,\"answered\":%zu}", expected + 1,
+	    answered + 1);
+	if (cl && !cl->conn->closed)
+		send_line(cl, &w->answer);
+	sio_json_free(&doc);
+	sio_buf_free(&list);
+	sio_buf_free(&w->answer);
+	free(w);
+}
+
+/*
+ * With --redis (and not "local":true), hands the answer begun in b to the
+ * other servers' fetchSockets: true when it will be sent from there.
+ * Else closes b as a local answer, saying whether the cluster was down.
+ */
+static bool
+ask_cluster(struct ctl_client *cl, const struct req *r, const struct sio_target *t,
+    enum remote_kind kind, struct sio_buf *b, bool any, size_t count)
+{
+	struct sio_redis *redis = sio_hub_redis(cl->ctl->hub);
+	int li = field(r, "local");
+	bool local = li >= 0 && tok(r, li)->type == SIO_JSON_TRUE;
+	const char *down = "";
+
+	if (redis && !local) {
+		struct remote_wait *w = sio_xcalloc(1, sizeof *w);
+		w->ctl = cl->ctl;
+		w->serial = cl->serial;
+		w->kind = kind;
+		w->answer = *b;
+		w->any = any;
+		w->count = count;
+		if (sio_redis_fetch(redis, t, remote_done, w) == SIO_OK)
+			return true;
+		free(w);
+		down = ",\"cluster\":\"down\"";
+	}
+	if (kind == REMOTE_COUNT)
+		sio_buf_printf(b, "%zu", count);
+	else
+		sio_buf_addc(b, ']');
+	sio_buf_printf(b, "%s}", down);
+	return false;
+}
+
 static void
 op_sockets(struct ctl_client *cl, const struct req *r)
 {
@@ -1077,9 +1302,10 @@ op_sockets(struct ctl_client *cl, const struct req *r)
 	begin_answer(&b, r);
 	sio_buf_adds(&b, "\"sockets\":[");
 	sio_server_each(cl->ctl->srv, &tg.t, socket_cb, &x);
-	sio_buf_adds(&b, "]}");
-	send_line(cl, &b);
-	sio_buf_free(&b);
+	if (!ask_cluster(cl, r, &tg.t, REMOTE_SOCKETS, &b, !x.first, 0)) {
+		send_line(cl, &b);
+		sio_buf_free(&b);
+	}
 	target_free(&tg);
 }
 
@@ -1112,9 +1338,10 @@ op_members(struct ctl_client *cl, const struct req *r)
 	begin_answer(&b, r);
 	sio_buf_adds(&b, "\"sids\":[");
 	sio_server_each(cl->ctl->srv, &tg.t, sid_cb, &x);
-	sio_buf_adds(&b, "]}");
-	send_line(cl, &b);
-	sio_buf_free(&b);
+	if (!ask_cluster(cl, r, &tg.t, REMOTE_SIDS, &b, !x.first, 0)) {
+		send_line(cl, &b);
+		sio_buf_free(&b);
+	}
 	sio_buf_free(&room);
 	target_free(&tg);
 }
@@ -1126,7 +1353,7 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 	static const char *const keys[] = { "sids", "in" };
 	struct target tg;
 	struct sio_buf room = SIO_BUF_INIT;
-	char extra[64];
+	char extra[80];
 	size_t n;
 
 	bool disconnect = strcmp(op, "disconnect") == 0;
@@ -1144,9 +1371,16 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 		answer_error(cl, r, "bad_request", "name the sockets: 'sids', 'in', or \"all\":true");
 		goto out;
 	}
+	int ci = field(r, "close"), li = field(r, "local");
+	struct sio_redis *redis = li >= 0 && tok(r, li)->type == SIO_JSON_TRUE ? NULL :
+	    sio_hub_redis(cl->ctl->hub);
+	bool close = ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE;
+	/* The other servers apply it too; their counts are not waited for. */
+	if (redis)
+		sio_redis_room_op(redis, disconnect ? SIO_REDIS_DISCONNECT :
+		    strcmp(op, "join") == 0 ? SIO_REDIS_JOIN : SIO_REDIS_LEAVE, &tg.t, room.data, close);
 	if (disconnect) {
-		int ci = field(r, "close");
-		n = sio_server_disconnect(cl->ctl->srv, &tg.t, ci >= 0 && tok(r, ci)->type == SIO_JSON_TRUE);
+		n = sio_server_disconnect(cl->ctl->srv, &tg.t, close);
 		snprintf(extra, sizeof extra, ",\"disconnected\":%zu", n);
 	} else if (strcmp(op, "join") == 0) {
 		size_t matched = sio_server_each(cl->ctl->srv, &tg.t, NULL, NULL);
@@ -1157,6 +1391,9 @@ op_change(struct ctl_client *cl, const struct req *r, const char *op)
 		n = sio_server_leave(cl->ctl->srv, &tg.t, room.data);
 		snprintf(extra, sizeof extra, ",\"matched\":%zu,\"changed\":%zu", matched, n);
 	}
+	/* The other servers' counts are not waited for: say they were asked. */
+	if (redis)
+		snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\"remote\":true");
 	answer_ok(cl, r, extra);
 out:
 	sio_buf_free(&room);
@@ -1176,14 +1413,28 @@ op_count(struct ctl_client *cl, const struct req *r)
 		sio_buf_free(&nsp);
 		return;
 	}
-	snprintf(extra, sizeof extra, ",\"count\":%zu",
-	    sio_server_room_size(cl->ctl->srv, nsp.len ? nsp.data : "/", room.data));
+	size_t n = sio_server_room_size(cl->ctl->srv, nsp.len ? nsp.data : "/", room.data);
 	struct req copy = *r;
 	if (!copy.id) {
 		copy.id = "null";
 		copy.idlen = 4;
 	}
-	answer_ok(cl, &copy, extra);
+	if (sio_hub_redis(cl->ctl->hub)) {
+		/* The other servers count theirs: their sockets in the room. */
+		const char *rooms[1] = { room.data };
+		struct sio_target t = { nsp.len ? nsp.data : "/", rooms, 1, NULL, 0 };
+		struct sio_buf b = SIO_BUF_INIT;
+		begin_answer(&b, &copy);
+		sio_buf_adds(&b, "\"ok\":true,\"count\":");
+		if (!ask_cluster(cl, r, &t, REMOTE_COUNT, &b, false, n))
+			send_line(cl, &b);
+		else
+			b.data = NULL;
+		sio_buf_free(&b);
+	} else {
+		snprintf(extra, sizeof extra, ",\"count\":%zu", n);
+		answer_ok(cl, &copy, extra);
+	}
 	sio_buf_free(&room);
 	sio_buf_free(&nsp);
 }
@@ -1326,6 +1577,8 @@ client_closed(struct sio_conn *c, const char *reason)
 		cl->next->prev = cl->prev;
 	/* A group member's unconfirmed lines go to the others. */
 	cl->subscribed = false;
+	if (cl->cluster)
+		cluster_update(ctl);
 	struct held_line *h = cl->held;
 	while (h) {
 		struct held_line *next = h->next;
@@ -1533,6 +1786,7 @@ accept_cb(EV_P_ ev_io *w, int revents)
 		}
 		struct sio_conn *c = sio_conn_new_ctl(ctl->hub, fd);
 		struct ctl_client *cl = sio_xcalloc(1, sizeof *cl);
+		cl->serial = ++ctl->next_serial;
 		cl->conn = c;
 		cl->ctl = ctl;
 		cl->held_tail = &cl->held;

@@ -35,6 +35,11 @@ void sio_ctl_free(struct sio_ctl *ctl);
 void sio_ctl_counts(const struct sio_ctl *ctl, size_t *clients, size_t *subscribers);
 /* Resumes control clients paused for back-pressure (hub: output drained). */
 void sio_ctl_resume(struct sio_ctl *ctl);
+/*
+ * A listener line from another hub of the cluster (redis.h): goes to the
+ * subscribers that asked for "cluster":true. arg is the struct sio_ctl.
+ */
+void sio_ctl_cluster_line(void *arg, const char *line, size_t len);
 
 /* ---- client side (the tools) ------------------------------------------------ */
 

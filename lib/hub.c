@@ -5,6 +5,7 @@
 #include "files.h"
 #include "log.h"
 #include "pkt.h"
+#include "redis.h"
 #include "sio.h"
 #include "stats.h"
 #include "tls.h"
@@ -59,6 +60,7 @@ struct sio_hub {
 	struct sio_eio_server *echo;	/* bare Engine.IO echo, if asked */
 	struct sio_server *sio;
 	struct sio_ctl *ctl;
+	struct sio_redis *redis;
 	char *ctl_path;
 	struct sio_files *files;
 	struct sio_tls *tls;		/* new connections take this context */
@@ -104,6 +106,7 @@ sio_hub_config_defaults(struct sio_hub_config *cfg)
 	cfg->max_output = 16u << 20;
 	cfg->max_output_soft = 4u << 20;
 	cfg->max_listener_output = 8u << 20;
+	cfg->redis_max_pending = 64u << 20;
 	cfg->max_output_soft_time = 20000;
 	cfg->max_packets = 10000;
 	cfg->max_attachments = 10;
@@ -180,6 +183,12 @@ load_jwt(const struct sio_hub_config *cfg, char *err)
 	if (v)
 		sio_jwt_set_leeway(v, cfg->jwt_leeway);
 	return v;
+}
+
+struct sio_redis *
+sio_hub_redis(struct sio_hub *hub)
+{
+	return hub->redis;
 }
 
 struct sio_ctl *
@@ -624,9 +633,10 @@ reload(struct sio_hub *hub)
 	if (differ(fresh.bind, old->bind) || (fresh.port != old->port && fresh.port != 0) ||
 	    differ(fresh.path, old->path) || differ(fresh.engine_echo, old->engine_echo) ||
 	    differ(fresh.ctl_path, old->ctl_path) || fresh.no_ctl != old->no_ctl ||
-	    (fresh.tls_cert == NULL) != (hub->tls == NULL))
-		sio_log_warn("SIGHUP: bind, port, path, engine-echo, the control socket "
-		    "and turning TLS on or off change only with a restart");
+	    (fresh.tls_cert == NULL) != (hub->tls == NULL) ||
+	    differ(fresh.redis_url, old->redis_url) || differ(fresh.redis_key, old->redis_key))
+		sio_log_warn("SIGHUP: bind, port, path, engine-echo, the control socket, "
+		    "redis, redis-key and turning TLS on or off change only with a restart");
 	struct sio_files *files = NULL;
 	if (fresh.static_dir && !(files = sio_files_new(fresh.static_dir, err))) {
 		sio_log_error("SIGHUP: %s; keeping the running settings", err);
@@ -669,6 +679,8 @@ reload(struct sio_hub *hub)
 	fresh.engine_echo = old->engine_echo;
 	fresh.ctl_path = old->ctl_path;
 	fresh.no_ctl = old->no_ctl;
+	fresh.redis_url = old->redis_url;
+	fresh.redis_key = old->redis_key;
 	if (!hub->tls) {
 		fresh.tls_cert = NULL;
 		fresh.tls_key = NULL;
@@ -713,48 +725,26 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 			    ((struct sockaddr_in6 *)&ss)->sin6_port :
 			    ((struct sockaddr_in *)&ss)->sin_port);
 	}
-	if (cfg->static_dir && !(hub->files = sio_files_new(cfg->static_dir, err))) {
-		close(hub->lfd);
-		free(hub);
-		return NULL;
-	}
-	if (cfg->tls_cert && !(hub->tls = sio_tls_new(cfg->tls_cert, cfg->tls_key, err))) {
-		sio_files_free(hub->files);
-		close(hub->lfd);
-		free(hub);
-		return NULL;
-	}
+	/* Each step may fail; what the earlier ones made is undone at fail. */
+	if (cfg->static_dir && !(hub->files = sio_files_new(cfg->static_dir, err)))
+		goto fail;
+	if (cfg->tls_cert && !(hub->tls = sio_tls_new(cfg->tls_cert, cfg->tls_key, err)))
+		goto fail;
 	hub->jwt = load_jwt(cfg, err);
-	if (!hub->jwt && err[0]) {
-		sio_tls_free(hub->tls);
-		sio_files_free(hub->files);
-		close(hub->lfd);
-		free(hub);
-		return NULL;
-	}
-	hub->sio = sio_server_new(hub, err);
-	if (!hub->sio) {
-		sio_jwt_free(hub->jwt);
-		sio_tls_free(hub->tls);
-		sio_files_free(hub->files);
-		close(hub->lfd);
-		free(hub);
-		return NULL;
-	}
+	if (!hub->jwt && err[0])
+		goto fail;
+	if (!(hub->sio = sio_server_new(hub, err)))
+		goto fail;
 	if (!cfg->no_ctl) {
 		hub->ctl_path = sio_ctl_path(cfg->ctl_path);
-		hub->ctl = sio_ctl_new(hub, hub->sio, hub->ctl_path, err);
-		if (!hub->ctl) {
-			sio_jwt_free(hub->jwt);
-			sio_tls_free(hub->tls);
-			sio_files_free(hub->files);
-			sio_server_free(hub->sio);
-			free(hub->ctl_path);
-			close(hub->lfd);
-			free(hub);
-			return NULL;
-		}
+		if (!(hub->ctl = sio_ctl_new(hub, hub->sio, hub->ctl_path, err)))
+			goto fail;
 	}
+	if (cfg->redis_url &&
+	    !(hub->redis = sio_redis_new(hub, hub->sio, cfg->redis_url, cfg->redis_key, err)))
+		goto fail;
+	if (hub->redis && hub->ctl)
+		sio_redis_on_line(hub->redis, sio_ctl_cluster_line, hub->ctl);
 	hub->eio = sio_eio_server_new(hub, cfg->path, &sio_server_eio_handler, hub->sio);
 	if (cfg->engine_echo)
 		hub->echo = sio_eio_server_new(hub, cfg->engine_echo, &echo_handler, NULL);
@@ -778,6 +768,16 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 	apply_metrics(hub);
 	apply_max_clients(hub);
 	return hub;
+fail:
+	sio_ctl_free(hub->ctl);
+	free(hub->ctl_path);
+	sio_server_free(hub->sio);
+	sio_jwt_free(hub->jwt);
+	sio_tls_free(hub->tls);
+	sio_files_free(hub->files);
+	close(hub->lfd);
+	free(hub);
+	return NULL;
 }
 
 int
@@ -829,6 +829,8 @@ sio_hub_free(struct sio_hub *hub)
 {
 	if (!hub)
 		return;
+	sio_redis_free(hub->redis);
+	hub->redis = NULL;	/* ctl_free asks for it */
 	sio_ctl_free(hub->ctl);
 	free(hub->ctl_path);
 	sio_files_free(hub->files);

@@ -19,6 +19,7 @@
 
 struct sio_hub;
 struct sio_conn;
+struct sio_redis;
 
 enum sio_relay { SIO_RELAY_OFF, SIO_RELAY_ALL, SIO_RELAY_ROOMS };
 /* /health and /metrics: auto serves them when bound to a loopback address. */
@@ -71,6 +72,9 @@ struct sio_hub_config {
 	int tls_handshake_timeout;	/* ms */
 	int log_level;			/* enum sio_log_level */
 	enum sio_metrics metrics;
+	const char *redis_url;		/* cluster through Redis (redis.h), or NULL */
+	const char *redis_key;		/* channel prefix, "socket.io" */
+	size_t redis_max_pending;	/* unanswered bytes to Redis before broadcasts drop */
 	char **owned;			/* strings the config owns (conf.c) */
 	size_t nowned;
 };
@@ -116,6 +120,8 @@ struct sio_server *sio_hub_sio(struct sio_hub *hub);
 /* The JWT verifier clients' CONNECTs must pass, or NULL (see jwt.h). */
 struct sio_jwt *sio_hub_jwt(struct sio_hub *hub);
 struct sio_ctl *sio_hub_ctl(struct sio_hub *hub);
+/* The cluster adapter (--redis), or NULL. */
+struct sio_redis *sio_hub_redis(struct sio_hub *hub);
 double sio_hub_uptime(struct sio_hub *hub);	/* seconds */
 bool sio_hub_stopping(struct sio_hub *hub);
 struct ev_loop *sio_hub_loop(struct sio_hub *hub);

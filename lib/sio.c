@@ -74,6 +74,7 @@ struct sio_server {
 	struct sio_json doc;		/* reused for every packet */
 	struct sio_observer obs;
 	bool has_obs;
+	struct sio_cluster cluster;
 };
 
 static void client_close(struct sio_client *cl, const char *why);
@@ -95,6 +96,8 @@ nsp_add(struct sio_server *srv, const char *name, size_t len)
 	n->name = sio_xstrndup(name, len);
 	n->rooms = sio_rooms_new();
 	HASH_ADD_KEYPTR(hh, srv->nsps, n->name, len, n);
+	if (srv->cluster.nsp_added)
+		srv->cluster.nsp_added(srv->cluster.arg, n->name);
 	return n;
 }
 
@@ -147,6 +150,12 @@ sio_server_each_nsp(struct sio_server *srv,
 	struct sio_nsp *n, *tmp;
 	HASH_ITER(hh, srv->nsps, n, tmp)
 		fn(n->name, HASH_COUNT(n->sockets), sio_rooms_count(n->rooms), arg);
+}
+
+void
+sio_server_set_cluster(struct sio_server *srv, const struct sio_cluster *c)
+{
+	srv->cluster = *c;
 }
 
 void
@@ -552,13 +561,21 @@ relay(struct sio_socket *s, const struct sio_packet *p, const char *text, size_t
 	for (int i = 0; i < natt; i++)
 		parts[1 + i] = att[i];
 	struct send_ctx x = { parts, 1 + natt, s, 0, 0, -1, 0 };
+	struct sio_server *srv = s->client->srv;
+	struct sio_target t = { s->nsp->name, NULL, 0, except, 1 };
 	if (cfg->relay == SIO_RELAY_ALL) {
 		sio_rooms_each(s->nsp->rooms, NULL, 0, except, 1, send_parts_cb, &x);
+		if (srv->cluster.broadcast)
+			srv->cluster.broadcast(srv->cluster.arg, &t, p->data, p->datalen, att, natt, 0);
 	} else {
 		struct room_list l = { NULL, 0, 0, s->id };
 		sio_roomset_each(&s->rooms, collect_room, &l);
 		if (l.n > 0)
 			sio_rooms_each(s->nsp->rooms, l.v, l.n, except, 1, send_parts_cb, &x);
+		t.rooms = l.v;
+		t.nrooms = l.n;
+		if (l.n > 0 && srv->cluster.broadcast)
+			srv->cluster.broadcast(srv->cluster.arg, &t, p->data, p->datalen, att, natt, 0);
 		free(l.v);
 	}
 	sio_pkt_unref(parts[0]);
@@ -666,8 +683,12 @@ handle_ack(struct sio_socket *s, const struct sio_event *ev)
 		*pp = a->next;
 		uint64_t token = a->token;
 		free(a);
-		if (srv->has_obs && srv->obs.on_ack)
+		if (token & SIO_ACK_CLUSTER) {
+			if (srv->cluster.on_ack)
+				srv->cluster.on_ack(srv->cluster.arg, s, token, ev);
+		} else if (srv->has_obs && srv->obs.on_ack) {
 			srv->obs.on_ack(s, token, ev, srv->obs.arg);
+		}
 		return;
 	}
 	/* An answer nobody waits for (late, or unknown id) is dropped. */
@@ -883,6 +904,9 @@ sio_emit(struct sio_server *srv, const struct sio_target *t, const char *payload
 	struct sio_nsp *n = nsp_find(srv, name, strlen(name));
 	int type = natt ? SIO_PACKET_BINARY_EVENT : SIO_PACKET_EVENT;
 
+	/* Acks are collected from local sockets only: not published. */
+	if (!(flags & SIO_EMIT_LOCAL) && ack_token == 0 && srv->cluster.broadcast)
+		srv->cluster.broadcast(srv->cluster.arg, t, payload, len, att, natt, flags);
 	if (!n)
 		return 0;
 	/* One packet, one frame, a reference per socket. With an ack, the id

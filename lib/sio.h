@@ -92,6 +92,28 @@ void sio_server_each_room(struct sio_server *srv, const char *nsp,
 size_t sio_server_room_size(struct sio_server *srv, const char *nsp, const char *room);
 
 #define SIO_EMIT_VOLATILE 1
+/* This server's sockets only: not handed to the cluster (as .local does,
+ * and as a broadcast that came from the cluster must be). */
+#define SIO_EMIT_LOCAL 2
+
+/*
+ * The cluster adapter (redis.c), when there is one: told of every
+ * broadcast that is not SIO_EMIT_LOCAL (emits and the relay of client
+ * events), besides the local delivery, and of new namespaces.
+ */
+struct sio_cluster {
+	void (*broadcast)(void *arg, const struct sio_target *t, const char *payload,
+	    size_t len, struct sio_pkt *const *att, int natt, unsigned flags);
+	void (*nsp_added)(void *arg, const char *nsp);
+	/* A client's answer to an emit whose ack token has SIO_ACK_CLUSTER. */
+	void (*on_ack)(void *arg, struct sio_socket *s, uint64_t token,
+	    const struct sio_event *ev);
+	void *arg;
+};
+/* Ack tokens with this bit are the cluster's; the others the observer's. */
+#define SIO_ACK_CLUSTER (UINT64_C(1) << 63)
+/* Copies c; a struct of NULLs detaches. */
+void sio_server_set_cluster(struct sio_server *srv, const struct sio_cluster *c);
 
 /*
  * Emits an event: payload is the JSON array ["event", args...] with

@@ -1,4 +1,5 @@
 #include "stats.h"
+#include "redis.h"
 #include "conn.h"
 #include "ctl.h"
 #include "eio.h"
@@ -137,6 +138,22 @@ sio_stats_metrics(struct sio_hub *hub, struct sio_conn *c)
 	    s->volatile_drops);
 	counter(&b, "sio_control_requests_total", "Control-socket requests.", s->ctl_requests);
 	counter(&b, "sio_control_errors_total", "Control-socket requests refused.", s->ctl_errors);
+	const struct sio_redis *redis = sio_hub_redis(hub);
+	if (redis) {
+		const struct sio_redis_stats *r = sio_redis_stats(redis);
+		gauge(&b, "sio_redis_up", "1 while both Redis connections are up (--redis).",
+		    r->up ? 1 : 0);
+		gauge(&b, "sio_redis_pending_bytes", "Bytes published and not yet answered by Redis.",
+		    (double)r->pending);
+		counter(&b, "sio_redis_published_total", "Messages published to the cluster.",
+		    r->published);
+		counter(&b, "sio_redis_received_total",
+		    "Broadcasts from other servers delivered here.", r->received);
+		counter(&b, "sio_redis_lost_total",
+		    "Messages not published: Redis away or too far behind.", r->lost);
+		counter(&b, "sio_redis_reconnects_total", "Attempts to reconnect to Redis.",
+		    r->reconnects);
+	}
 	gauge(&b, "sio_uptime_seconds", "Seconds since the hub started.", sio_hub_uptime(hub));
 	answer(c, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

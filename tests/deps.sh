@@ -17,7 +17,8 @@ for p in clang libclang-rt-14-dev; do want "$p"; done
 command -v node >/dev/null || want nodejs
 command -v npm >/dev/null || want npm
 for p in python3-socketio python3-websocket python3-requests \
-	python3-aiohttp mandoc jq bash-completion zsh fish chromium fonts-dejavu-core; do want "$p"; done
+	python3-aiohttp mandoc jq bash-completion zsh fish chromium fonts-dejavu-core \
+	redis-server; do want "$p"; done
 
 if [ -n "$need" ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -54,6 +54,8 @@ complete -c sio-emit -l jq -x -d 'Build event objects from JSON on stdin with a 
 complete -c sio-emit -l strict -d 'Stop at the first bad stdin line'
 complete -c sio-emit -l ack -d "Wait for every recipient's ack, print one line per answer"
 complete -c sio-emit -l timeout -x -a '500ms 1s 2s 5s 10s 30s 1m' -d 'How long --ack waits (default 5s)'
+complete -c sio-emit -l redis -x -a redis://127.0.0.1:6379 -d 'No hub: publish to a Redis cluster as @socket.io/redis-emitter does'
+complete -c sio-emit -l redis-key -x -a socket.io -d "The cluster's channel prefix (default socket.io)"
 complete -c sio-emit -l reply -x -d 'Answer the ack HANDLE printed by sio-listen'
 complete -c sio-emit -s q -l quiet -d 'Do not report bad lines, only count them'
 complete -c sio-emit -s h -l help -d 'Show the help'

@@ -31,6 +31,9 @@ complete -c sio-hub -l max-header-bytes -x -a 16384 -d 'Largest HTTP request hea
 complete -c sio-hub -l max-fragments -x -a 1024 -d 'Frames in one WebSocket message (default 1024)'
 complete -c sio-hub -l http-timeout -x -a 30000 -d 'Idle keep-alive and slow request limit, ms (default 30000)'
 complete -c sio-hub -l allow-origin -x -d 'Refuse handshakes from other Origins (repeatable)'
+complete -c sio-hub -l redis -x -a redis://127.0.0.1:6379 -d 'Join the cluster of hubs and Node servers on this Redis'
+complete -c sio-hub -l redis-max-pending -x -a 67108864 -d 'Unanswered bytes to Redis before broadcasts drop (default 67108864)'
+complete -c sio-hub -l redis-key -x -a socket.io -d "The cluster's channel prefix (default socket.io)"
 complete -c sio-hub -l control-group -x -a '(__fish_complete_groups)' -d 'Let members of GROUP use the control socket'
 complete -c sio-hub -l max-output-soft -x -a 4194304 -d 'Soft output limit per client (default 4194304; 0: off)'
 complete -c sio-hub -l max-output-soft-time -x -a 20000 -d 'How long a client may stay behind, ms (default 20000)'

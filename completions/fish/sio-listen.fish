@@ -48,6 +48,7 @@ complete -c sio-listen -s S -l socket -r -F -d "The hub's control socket"
 complete -c sio-listen -s n -l nsp -x -a / -d 'Only this namespace'
 complete -c sio-listen -s e -l event -x -d 'Only events named NAME'
 complete -c sio-listen -s r -l room -x -a '(__sio_listen_live list)' -d 'Only sockets in ROOM'
+complete -c sio-listen -l cluster -d "Also the other hubs' lines of the Redis cluster"
 complete -c sio-listen -l events-only -d 'No connect and disconnect lines'
 complete -c sio-listen -s f -l filter -x -d 'Print what the jq program makes of each line'
 complete -c sio-listen -s R -l raw-output -d 'With --filter, print strings as text'

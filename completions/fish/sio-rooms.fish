@@ -100,6 +100,7 @@ complete -c sio-rooms -s a -l all -d 'list: also the rooms named by socket ids'
 complete -c sio-rooms -s s -l sid -x -a '(__sio_rooms_live sockets)' -d 'The socket SID'
 complete -c sio-rooms -s i -l in -x -a '(__sio_rooms_live list)' -d 'The sockets in ROOM'
 complete -c sio-rooms -s x -l except -x -a '(__sio_rooms_live list)' -d 'Not the sockets in ROOM'
+complete -c sio-rooms -s l -l local -d "In a cluster: this hub's sockets only"
 complete -c sio-rooms -l close -d 'disconnect: close the whole connection, not just the namespace'
 complete -c sio-rooms -l json -d 'JSON lines'
 complete -c sio-rooms -s h -l help -d 'Show the help'

@@ -16,6 +16,13 @@
  *   !...         the rest, as a line to control client 2
  *   +...         the rest, to control client 1 without a newline
  *   ~A ~B ~1 ~2  that client closes its connection
+ *   R<k>...      the rest, as a message from Redis (the hub has --redis,
+ *                to a socket path nobody serves, so nothing is published
+ *                and no reconnect succeeds): k is b (a broadcast, in hex:
+ *                MessagePack may hold newlines), k (a request in hex: the
+ *                MessagePack BROADCAST with acks), q (a JSON request on
+ *                "/"), c (one on "/chat"), s (a response), l (a
+ *                sio-listen --cluster line, "<uid> <line>")
  *   anything else: the whole line, to control client 1
  * After each line the loop runs until quiet. Checked: every line the hub
  * writes to a control client is a JSON object; every text message it
@@ -23,6 +30,7 @@
  * of a client once it closed.
  */
 #include "hub_common.h"
+#include "redis.h"
 
 enum { EP_A, EP_B, EP_C1, EP_C2, NEP };
 
@@ -150,8 +158,45 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	fz_redis_url = "/nonexistent/sio-fuzz-redis.sock";
 	fz_hub_init(true, SIO_RELAY_ROOMS);
 	return 0;
+}
+
+/* An R line: k and the message; hex for the MessagePack kinds. */
+static void
+from_redis(const char *p, size_t n)
+{
+	static const struct { char k; bool pattern, hex; const char *chan; } kinds[] = {
+		{ 'b', true, true, "socket.io#/#" },
+		{ 'k', false, true, "socket.io-request#/#" },
+		{ 'q', false, false, "socket.io-request#/#" },
+		{ 'c', false, false, "socket.io-request#/chat#" },
+		{ 's', false, false, "socket.io-response#/#" },
+		{ 'l', false, false, "socket.io-sio-events#" },
+	};
+	struct sio_redis *r = sio_hub_redis(fz_hub);
+	struct sio_buf msg = SIO_BUF_INIT;
+
+	if (n == 0 || !r)
+		return;
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+		if (kinds[i].k != p[0])
+			continue;
+		if (kinds[i].hex) {
+			for (size_t k = 1; k + 1 < n; k += 2) {
+				unsigned v;
+				if (sscanf(p + k, "%2x", &v) != 1)
+					break;
+				sio_buf_addc(&msg, (char)v);
+			}
+		} else {
+			sio_buf_add(&msg, p + 1, n - 1);
+		}
+		sio_redis_inject(r, kinds[i].pattern, kinds[i].chan, strlen(kinds[i].chan),
+		    msg.data ? msg.data : "", msg.len);
+	}
+	sio_buf_free(&msg);
 }
 
 static void
@@ -208,6 +253,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case '+':
 			send_all(&eps[EP_C1], line + 1, len - 1);
+			break;
+		case 'R':
+			from_redis(line + 1, len - 1);
 			break;
 		case '~':
 			if (len == 2 && line[1] != '\0' && strchr("AB12", line[1]) != NULL) {

@@ -77,6 +77,8 @@ RAND_bytes(unsigned char *buf, int num)
 /* ---- the hub ---------------------------------------------------------------- */
 
 static bool fz_trace;		/* SIO_FUZZ_TRACE */
+/* --redis for the hub, or NULL; set before fz_hub_init. */
+static const char *fz_redis_url;
 
 static struct sio_hub *fz_hub;
 static struct ev_loop *fz_loop;
@@ -237,6 +239,7 @@ fz_hub_init(bool with_ctl, enum sio_relay relay)
 	stat = sio_xrealloc(stat, strlen(fz_dir) + 8);
 	strcat(stat, "/static");
 	cfg.static_dir = stat;
+	cfg.redis_url = fz_redis_url;
 	if (with_ctl) {
 		cfg.ctl_path = fz_ctl_path;
 	} else {
@@ -253,6 +256,8 @@ fz_hub_init(bool with_ctl, enum sio_relay relay)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	fz_loop = sio_hub_loop(fz_hub);
+	/* The hub may have drawn ids of its own (--redis: its server id). */
+	fz_rand_calls = 0;
 }
 
 /* ---- client endpoints ------------------------------------------------------- */

@@ -31,7 +31,8 @@
 # The targets: fuzz_json (json.c), fuzz_packet (packet.c, pkt.c),
 # fuzz_ctl_input (sio_ctl_input_line), fuzz_hub (a real hub fed HTTP,
 # WebSocket and Engine.IO bytes through socketpairs), fuzz_hub_ctl (its
-# control socket, with two WebSocket clients to act on), fuzz_jwt
+# control socket, with two WebSocket clients to act on, and messages
+# from Redis injected into its --redis adapter), fuzz_jwt
 # (sio_jwt_verify under HS256, RS256 and ES256, on raw tokens and on
 # payloads the target signs itself) and fuzz_msgjson (msgjson.c: bytes as
 # MessagePack and as JSON text, converted both ways). The comment at
@@ -63,7 +64,7 @@ done
 CC=${CC:-clang}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -Ilib"
-LIBS="-lwslay -lev -lhttp_parser -ljq -lssl -lcrypto -lsystemd -lm"
+LIBS="-lwslay -lev -lhttp_parser -ljq -lssl -lcrypto -lsystemd -lhiredis -lm"
 B=tests/fuzz/build
 mkdir -p "$B/obj" "$B/run" tests/fuzz/crashes
 
