@@ -387,22 +387,13 @@ avail(const struct rd *r, uint64_t n)
 	return n <= r->len - r->pos;
 }
 
-static uint64_t
-be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Reads an n-byte big-endian field at pos; false when truncated. */
 static bool
 field(struct rd *r, int n, uint64_t *v)
 {
 	if (!avail(r, (uint64_t)n))
 		return false;
-	*v = be(r->p + r->pos, n);
+	*v = sio_be_uint(r->p + r->pos, n);
 	r->pos += (size_t)n;
 	return true;
 }
@@ -492,24 +483,24 @@ add_ext(struct rd *r, uint8_t hdr, size_t n, size_t at)
 		return SIO_OK;
 	}
 	if (type == 0 && hdr == 0xd7) {
-		add_date(r->out, (double)(int32_t)be(d, 4) * 4294967296.0 +
-		    (double)be(d + 4, 4));
+		add_date(r->out, (double)(int32_t)sio_be_uint(d, 4) * 4294967296.0 +
+		    (double)sio_be_uint(d + 4, 4));
 		return SIO_OK;
 	}
 	if (type == -1 && hdr == 0xd6) {
-		add_date(r->out, (double)be(d, 4) * 1e3);
+		add_date(r->out, (double)sio_be_uint(d, 4) * 1e3);
 		return SIO_OK;
 	}
 	if (type == -1 && hdr == 0xd7) {
-		uint64_t hi = be(d, 4), lo = be(d + 4, 4);
+		uint64_t hi = sio_be_uint(d, 4), lo = sio_be_uint(d + 4, 4);
 		double s = (double)(hi & 3) * 4294967296.0 + (double)lo;
 		add_date(r->out, s * 1e3 + (double)(hi >> 2) / 1e6);
 		return SIO_OK;
 	}
 	if (type == -1 && hdr == 0xc7 && n == 12) {
-		double s = (double)(int32_t)be(d + 4, 4) * 4294967296.0 +
-		    (double)be(d + 8, 4);
-		add_date(r->out, s * 1e3 + (double)be(d, 4) / 1e6);
+		double s = (double)(int32_t)sio_be_uint(d + 4, 4) * 4294967296.0 +
+		    (double)sio_be_uint(d + 8, 4);
+		add_date(r->out, s * 1e3 + (double)sio_be_uint(d, 4) / 1e6);
 		return SIO_OK;
 	}
 	char what[48];

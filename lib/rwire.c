@@ -153,15 +153,6 @@ sio_mp_strv(struct sio_buf *b, const char *const *v, size_t n)
 		sio_mp_strs(b, v[i]);
 }
 
-static uint64_t
-be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int k = 0; k < n; k++)
-		v = v << 8 | p[k];
-	return v;
-}
-
 /*
  * Reads one header; a str, bin or ext is consumed with its bytes, an
  * array or map leaves the reader at its first element. -1 on bad input.
@@ -206,7 +197,7 @@ sio_mp_next(struct sio_mp *m, struct sio_mp_val *v)
 		w = c == 0xca ? 4 : 8;
 		if (left < (size_t)w)
 			return -1;
-		uint64_t bits = be(m->p, w);
+		uint64_t bits = sio_be_uint(m->p, w);
 		m->p += w;
 		v->kind = SIO_MP_FLOAT;
 		if (w == 4) {
@@ -224,7 +215,7 @@ sio_mp_next(struct sio_mp *m, struct sio_mp_val *v)
 		w = 1 << ((c - 0xcc) & 3);
 		if (left < (size_t)w)
 			return -1;
-		v->u = be(m->p, w);
+		v->u = sio_be_uint(m->p, w);
 		m->p += w;
 		if (c >= 0xd0) {
 			v->kind = SIO_MP_INT;
@@ -248,7 +239,7 @@ sio_mp_next(struct sio_mp *m, struct sio_mp_val *v)
 		w = c == 0xdc || c == 0xde ? 2 : 4;
 		if (left < (size_t)w)
 			return -1;
-		v->n = (uint32_t)be(m->p, w);
+		v->n = (uint32_t)sio_be_uint(m->p, w);
 		m->p += w;
 		return 0;
 	default:
@@ -256,7 +247,7 @@ sio_mp_next(struct sio_mp *m, struct sio_mp_val *v)
 	}
 	if (left < (size_t)w)
 		return -1;
-	v->n = (uint32_t)be(m->p, w);
+	v->n = (uint32_t)sio_be_uint(m->p, w);
 	m->p += w;
 	if (v->kind == SIO_MP_EXT) {
 		if (m->p >= m->end)
@@ -275,16 +266,16 @@ bytes:
 int
 sio_mp_skip(struct sio_mp *m)
 {
-	uint64_t todo = 1;
+	uint64_t left = 1;	/* values still to read */
 	struct sio_mp_val v;
-	while (todo > 0) {
+	while (left > 0) {
 		if (sio_mp_next(m, &v) < 0)
 			return -1;
-		todo--;
+		left--;
 		if (v.kind == SIO_MP_ARRAY)
-			todo += v.n;
+			left += v.n;
 		else if (v.kind == SIO_MP_MAP)
-			todo += 2 * (uint64_t)v.n;
+			left += 2 * (uint64_t)v.n;
 	}
 	return 0;
 }

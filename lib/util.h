@@ -108,6 +108,9 @@ int64_t sio_now_ms(void);
 /* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). */
 bool sio_utf8_valid(const uint8_t *p, size_t n);
 
+/* The unsigned big-endian integer in p[0..n), n at most 8. */
+uint64_t sio_be_uint(const uint8_t *p, int n);
+
 /* "250ms", "5s", "2m", "1h"; a bare number is seconds. False if malformed. */
 bool sio_parse_duration_ms(const char *s, long long *ms);
 

@@ -120,14 +120,12 @@ frame_length(const uint8_t *p, size_t n)
 		hl += 2;
 		if (n < hl)
 			return 0;
-		len = (uint64_t)p[2] << 8 | p[3];
+		len = sio_be_uint(p + 2, 2);
 	} else if (len == 127) {
 		hl += 8;
 		if (n < hl)
 			return 0;
-		len = 0;
-		for (int i = 2; i < 10; i++)
-			len = len << 8 | p[i];
+		len = sio_be_uint(p + 2, 8);
 		/* wslay refuses a length with the top bit set; let it see one */
 		if (len > UINT64_MAX / 2)
 			len = UINT64_MAX / 2;

@@ -6,10 +6,32 @@
 #ifndef SIO_T_H
 #define SIO_T_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_pass, t_fail;
+static char *t_hex_buf;		/* t_hex's answer, freed by T_DONE */
+
+/* Lower-case hex of p[0..n), in a buffer the next call reuses. */
+static inline const char *
+t_hex(const void *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *u = p;
+	char *b = realloc(t_hex_buf, 2 * n + 1);
+
+	if (!b)
+		abort();
+	t_hex_buf = b;
+	for (size_t i = 0; i < n; i++) {
+		b[2 * i] = digits[u[i] >> 4];
+		b[2 * i + 1] = digits[u[i] & 15];
+	}
+	b[2 * n] = '\0';
+	return b;
+}
 
 #define T_OK(cond, what) do {						\
 	if (cond) {							\
@@ -41,6 +63,7 @@ static int t_pass, t_fail;
 #define T_EQ_STR(a, b, what) T_EQ_MEM((a), strlen(a), (b), (what))
 
 #define T_DONE() do {							\
+	free(t_hex_buf);						\
 	printf("%d passed, %d failed\n", t_pass, t_fail);		\
 	return t_fail ? 1 : 0;						\
 } while (0)

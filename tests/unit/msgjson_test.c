@@ -16,25 +16,6 @@
  * JavaScript double cannot hold the integer, and we keep it whole.
  */
 
-static struct sio_buf hexbuf = SIO_BUF_INIT;
-
-/* Lower-case hex of p[0..n), in a buffer reused by the next call. */
-static const char *
-hex(const void *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t *u = p;
-
-	sio_buf_reset(&hexbuf);
-	for (size_t i = 0; i < n; i++) {
-		sio_buf_addc(&hexbuf, digits[u[i] >> 4]);
-		sio_buf_addc(&hexbuf, digits[u[i] & 15]);
-	}
-	sio_buf_addc(&hexbuf, '\0');
-	hexbuf.len--;
-	return hexbuf.data;
-}
-
 /* Bytes of a hex string; the caller frees them. */
 static uint8_t *
 unhex(const char *h, size_t *n)
@@ -191,7 +172,7 @@ test_encode_table(void)
 		snprintf(what, sizeof what, "encode %.60s -> %.40s",
 		    enc[i].json, enc[i].hex);
 		T_EQ_INT(rc, SIO_OK, what);
-		T_EQ_STR(hex(out.data, out.len), enc[i].hex, what);
+		T_EQ_STR(t_hex(out.data, out.len), enc[i].hex, what);
 	}
 	sio_buf_free(&out);
 }
@@ -204,12 +185,12 @@ test_encode_messages(void)
 
 	T_EQ_INT(to_msgpack(&out, emitter_json, NULL, NULL, NULL), SIO_OK,
 	    "emitter envelope packs");
-	T_EQ_STR(hex(out.data, out.len), emitter_hex,
+	T_EQ_STR(t_hex(out.data, out.len), emitter_hex,
 	    "emitter envelope: same bytes as notepack.io");
 	sio_buf_reset(&out);
 	T_EQ_INT(to_msgpack(&out, request_json, NULL, NULL, NULL), SIO_OK,
 	    "broadcast request packs");
-	T_EQ_STR(hex(out.data, out.len), request_hex,
+	T_EQ_STR(t_hex(out.data, out.len), request_hex,
 	    "broadcast request: same bytes as notepack.io");
 
 	/* A subtree: only the data array of a packet. */
@@ -221,7 +202,7 @@ test_encode_messages(void)
 	T_EQ_INT(sio_json_to_msgpack(&out, &doc, s,
 	    sio_json_get(&doc, s, 0, "data"), NULL, NULL, NULL), SIO_OK,
 	    "subtree packs");
-	T_EQ_STR(hex(out.data, out.len), "4b45455092a178fb",
+	T_EQ_STR(t_hex(out.data, out.len), "4b45455092a178fb",
 	    "subtree appended after what out held");
 
 	/* A number that is the whole text, with no byte after it. */
@@ -231,7 +212,7 @@ test_encode_messages(void)
 	sio_buf_reset(&out);
 	T_EQ_INT(sio_json_to_msgpack(&out, &doc, five, 0, NULL, NULL, NULL),
 	    SIO_OK, "unterminated number packs");
-	T_EQ_STR(hex(out.data, out.len), "05", "unterminated number bytes");
+	T_EQ_STR(t_hex(out.data, out.len), "05", "unterminated number bytes");
 
 	/* A long number takes the heap copy. */
 	sio_buf_reset(&out);
@@ -242,7 +223,7 @@ test_encode_messages(void)
 	sio_buf_adds(&big, "e-99]");
 	T_EQ_INT(to_msgpack(&out, big.data, NULL, NULL, NULL), SIO_OK,
 	    "long number");
-	T_EQ_STR(hex(out.data, out.len), "910a", "long number is 10");
+	T_EQ_STR(t_hex(out.data, out.len), "910a", "long number is 10");
 	sio_buf_free(&big);
 
 	sio_json_free(&doc);
@@ -260,14 +241,14 @@ test_encode_binary(void)
 
 	T_EQ_INT(to_msgpack(&out, binary_json, sio_mj_placeholder_in, &atts,
 	    err), SIO_OK, "placeholder packs as bin");
-	T_EQ_STR(hex(out.data, out.len), binary_hex,
+	T_EQ_STR(t_hex(out.data, out.len), binary_hex,
 	    "binary broadcast: same bytes as notepack.io");
 
 	sio_buf_reset(&out);
 	T_EQ_INT(to_msgpack(&out, "[{\"num\":1,\"_placeholder\":true},"
 	    "{\"_placeholder\":true,\"num\":0,\"x\":1}]", sio_mj_placeholder_in,
 	    &atts, err), SIO_OK, "keys in any order; extra key is a map");
-	T_EQ_STR(hex(out.data, out.len), "92c401ff" "83ac5f706c616365686f6c"
+	T_EQ_STR(t_hex(out.data, out.len), "92c401ff" "83ac5f706c616365686f6c"
 	    "646572c3a36e756d00a17801", "second attachment; map kept");
 
 	sio_buf_reset(&out);
@@ -282,7 +263,7 @@ test_encode_binary(void)
 	T_EQ_INT(to_msgpack(&out, "[{\"_binary\":\"AQID\"},{\"_binary\":"
 	    "\"\\/w==\"},{\"_binary\":\"\"},{\"_binary\":1}]", sio_mj_base64_in,
 	    &scratch, err), SIO_OK, "base64 values pack as bin");
-	T_EQ_STR(hex(out.data, out.len), "94c403010203c401ffc400"
+	T_EQ_STR(t_hex(out.data, out.len), "94c403010203c401ffc400"
 	    "81a75f62696e61727901", "bytes; \\/ unescaped; non-string is a map");
 
 	sio_buf_reset(&out);
@@ -474,7 +455,7 @@ test_decode_binary(void)
 	    "attachment points into the input");
 	T_EQ_INT(to_msgpack(&back, out.data, sio_mj_placeholder_in, &atts, err),
 	    SIO_OK, "and packs back");
-	T_EQ_STR(hex(back.data, back.len), binary_hex, "to the same bytes");
+	T_EQ_STR(t_hex(back.data, back.len), binary_hex, "to the same bytes");
 	free(p);
 
 	/* Numbered in document order, across nesting; empty bin too. */
@@ -508,7 +489,7 @@ test_decode_binary(void)
 	sio_buf_reset(&back);
 	T_EQ_INT(to_msgpack(&back, out.data, sio_mj_base64_in, &scratch, err),
 	    SIO_OK, "base64 packs back");
-	T_EQ_STR(hex(back.data, back.len), "93c401aa81a16291c400c40201bb",
+	T_EQ_STR(t_hex(back.data, back.len), "93c401aa81a16291c400c40201bb",
 	    "same bins (bin 16 of 2 bytes comes back as bin 8)");
 	sio_buf_free(&scratch);
 
@@ -717,6 +698,5 @@ main(void)
 	test_decode_errors();
 	test_limits();
 	test_doubles();
-	sio_buf_free(&hexbuf);
 	T_DONE();
 }

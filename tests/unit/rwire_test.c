@@ -34,21 +34,6 @@ static const struct {
 	{ "localhost:6379", 0, NULL, 0, NULL, NULL },
 };
 
-static struct sio_buf hexbuf = SIO_BUF_INIT;
-
-static const char *
-hex(const void *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t *u = p;
-	sio_buf_reset(&hexbuf);
-	for (size_t i = 0; i < n; i++) {
-		sio_buf_addc(&hexbuf, digits[u[i] >> 4]);
-		sio_buf_addc(&hexbuf, digits[u[i] & 15]);
-	}
-	sio_buf_addc(&hexbuf, '\0');
-	return hexbuf.data;
-}
 
 /* io.to("room1").emit("hello","world",1) from adapter "adapt1". */
 static const char to_room_hex[] =
@@ -85,7 +70,7 @@ main(void)
 	T_EQ_INT(sio_json_parse(&doc, payload, strlen(payload), 64, err), SIO_OK, "payload parses");
 	T_EQ_INT(sio_rw_pack_broadcast(&out, "adapt1", "/", &doc, payload, 0, NULL, NULL,
 	    rooms, 1, NULL, 0, false, err), SIO_OK, "a room broadcast packs");
-	T_EQ_STR(hex(out.data, out.len), to_room_hex, "a room broadcast: the adapter's bytes");
+	T_EQ_STR(t_hex(out.data, out.len), to_room_hex, "a room broadcast: the adapter's bytes");
 
 	const char *bin = "[\"ev\",{\"_binary\":\"AQID\"}]";
 	const char *except[] = { "r2" };
@@ -93,7 +78,7 @@ main(void)
 	T_EQ_INT(sio_json_parse(&doc, bin, strlen(bin), 64, err), SIO_OK, "binary payload parses");
 	T_EQ_INT(sio_rw_pack_broadcast(&out, "emitter", "/chat", &doc, bin, 0, sio_mj_base64_in,
 	    &bytes, NULL, 0, except, 1, true, err), SIO_OK, "a binary volatile broadcast packs");
-	T_EQ_STR(hex(out.data, out.len), binary_hex,
+	T_EQ_STR(t_hex(out.data, out.len), binary_hex,
 	    "binary as bin, except and the volatile flag");
 
 	/* Read back: the reader finds the packet's data, the rooms and flags. */
@@ -105,7 +90,7 @@ main(void)
 	T_OK(sio_mp_next(&m, &v) == 0 && sio_mp_is(&v, "emitter"), "the uid");
 	T_EQ_INT(sio_rw_read_packet(&m, &bc), 0, "the packet reads");
 	T_EQ_STR(bc.nsp, "/chat", "its namespace");
-	T_EQ_STR(hex(bc.data.p, bc.data.len), "92a26576c403010203", "its data, as packed");
+	T_EQ_STR(t_hex(bc.data.p, bc.data.len), "92a26576c403010203", "its data, as packed");
 	T_EQ_INT(sio_rw_read_opts(&m, &bc), 0, "the options read");
 	T_OK(bc.rooms.n == 0 && bc.except.n == 1 && strcmp(bc.except.v[0], "r2") == 0 &&
 	    bc.is_volatile, "rooms, except and volatile");
@@ -148,6 +133,5 @@ main(void)
 	sio_json_free(&doc);
 	sio_buf_free(&out);
 	sio_buf_free(&bytes);
-	sio_buf_free(&hexbuf);
 	T_DONE();
 }
