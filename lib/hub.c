@@ -12,7 +12,6 @@
 #include "jwt.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,7 +71,7 @@ struct sio_hub {
 	unsigned refused_quiet[2];	/* refusals since that line */
 	int congested;
 	int blocked;			/* client connections with output stuck in EAGAIN */
-	unsigned freed;			/* connections freed since the last malloc_trim */
+	unsigned freed;			/* connections freed since memory was last given back */
 	ev_timer trim_timer;
 	struct sio_stats stats;
 	ev_tstamp started;
@@ -294,8 +293,9 @@ prepare_cb(EV_P_ ev_prepare *w, int revents)
 	/*
 	 * After a wave of disconnects glibc keeps the freed memory in its
 	 * arenas (a hub that held 10,000 clients stayed at its peak RSS):
-	 * give it back half a second after frees begin, and again while they
-	 * go on, so a trim never runs more than twice a second.
+	 * give it back (sio_memory_release) half a second after frees begin,
+	 * and again while they go on, so it never runs more than twice a
+	 * second.
 	 */
 	if (hub->freed >= 64 && !ev_is_active(&hub->trim_timer)) {
 		ev_timer_set(&hub->trim_timer, 0.5, 0.);	/* see accept_cb */
@@ -433,7 +433,7 @@ trim_cb(EV_P_ ev_timer *w, int revents)
 	(void)EV_A;
 	(void)revents;
 	hub->freed = 0;
-	malloc_trim(0);
+	sio_memory_release();
 }
 
 static void
@@ -733,6 +733,10 @@ sio_hub_new(const struct sio_hub_config *cfg, char *err)
 	hub->jwt = load_jwt(cfg, err);
 	if (!hub->jwt && err[0])
 		goto fail;
+	if (sio_crypto_warm() != SIO_OK) {
+		snprintf(err, SIO_ERRLEN, "the system's randomness failed: %s", strerror(errno));
+		goto fail;
+	}
 	if (!(hub->sio = sio_server_new(hub, err)))
 		goto fail;
 	if (!cfg->no_ctl) {

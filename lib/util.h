@@ -1,6 +1,6 @@
 /*
  * util: error codes, growable byte buffers, reference-counted shared
- * buffers, random ids, base64, monotonic time.
+ * buffers, random ids, base64, monotonic time, giving memory back.
  *
  * Ownership: a struct sio_buf owns its bytes (sio_buf_free releases them);
  * a struct sio_rc is shared, each holder calls sio_rc_unref once.
@@ -87,6 +87,15 @@ void sio_rc_unref(struct sio_rc *rc);		/* NULL is a no-op */
  * SIO_ESYS when the system's randomness fails.
  */
 int sio_random_id(char *out, size_t len);
+/*
+ * Sets up what the first client would otherwise set up: OpenSSL's random
+ * generator and the SHA-1 of the WebSocket handshake. A server calls it
+ * once before it accepts anyone, so that broken randomness stops it at
+ * start, and the library's long-lived state (about 280 KB) sits below
+ * the clients' memory instead of among it, where it would keep pages of
+ * a heap that has emptied after a wave of clients. SIO_OK or SIO_ESYS.
+ */
+int sio_crypto_warm(void);
 
 /* base64 (standard alphabet, padded). Encode appends to b. */
 void sio_base64_encode(struct sio_buf *b, const void *p, size_t n);
@@ -116,5 +125,12 @@ bool sio_parse_duration_ms(const char *s, long long *ms);
 
 /* Parses a decimal in [min,max]; returns false on anything else. */
 bool sio_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * Gives the heap's free pages back to the system after many frees (a
+ * wave of disconnects). Costs a few hundred small allocations and a
+ * short-lived thread: call it at most a few times a second.
+ */
+void sio_memory_release(void);
 
 #endif

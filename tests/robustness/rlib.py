@@ -133,12 +133,17 @@ def wait_until(pred, timeout, step=0.05):
 
 # ---- /proc ------------------------------------------------------------------
 
-def rss_kb(pid):
+def status_kb(pid, field):
+    """A kB field of /proc/PID/status: VmRSS, RssAnon, RssFile, ..."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kb(pid):
+    return status_kb(pid, "VmRSS")
 
 
 def fd_count(pid):
