@@ -100,11 +100,11 @@ cat <<'EOF'
 
 Idle and the connection wave: server CPU while N clients only heartbeat,
 pings answered, drops, RSS before connecting, after, and some seconds
-after all N disconnected (the wave); the wave is judged on anonymous
-RSS (RssAnon: heap and other private memory, which a leak or
-fragmentation would keep; VmRSS also counts library code pages first
-touched by a connection, shared and clean; the verdict is given for
-both, r/a), and what 1,000,000 connections
+after all N disconnected (the wave); the verdict (within 10% of the
+base) is given for VmRSS and for RssAnon, r/a (RssAnon: heap and other
+private memory, which a leak or fragmentation would keep; VmRSS also
+counts library code pages first run by a connection, shared and clean),
+and what 1,000,000 connections
 would take at the measured cost (process RSS per connection, plus half
 of the slab growth, the server's end).
 

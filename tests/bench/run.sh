@@ -11,7 +11,7 @@
 #   BENCH_N              clients for every scenario, overriding each one's own
 #   BENCH_DURATION       seconds of sending in the throughput scenarios [20]
 #   BENCH_HOLD           seconds the idle scenarios hold their clients [30]
-#   BENCH_RATE           events/s of the latency scenario [2, × N clients]
+#   BENCH_RATE           events/s of the latency scenario [5, × N clients]
 #   BENCH_WINDOW         events in flight in the throughput scenarios [64]
 #   BENCH_PING_INTERVAL, BENCH_PING_TIMEOUT   both servers [5000, 20000]
 #   BENCH_SERVER_CPU, BENCH_GEN_CPU           cores for taskset [1, 0]
@@ -35,7 +35,7 @@ else
 fi
 SCENARIOS=${BENCH_SCENARIOS:-$DEF_SCEN}
 SERVERS=${BENCH_SERVERS:-sio node}
-RATE=${BENCH_RATE:-2}
+RATE=${BENCH_RATE:-5}
 WINDOW=${BENCH_WINDOW:-64}
 PING_INTERVAL=${BENCH_PING_INTERVAL:-5000}
 PING_TIMEOUT=${BENCH_PING_TIMEOUT:-20000}

@@ -1372,10 +1372,9 @@ main(int argc, char **argv)
 			usleep(100000);
 		if (opt.npids) {
 			rss_after = proc_status_kb(opt.pids[0], "VmRSS");
-			/* Library code first run for a connection (the handshake's
-			 * SHA-1, the random ids) stays in VmRSS as clean shared
-			 * file pages; what a leak or fragmentation would keep is
-			 * anonymous, so the wave is judged on RssAnon. */
+			/* Library code first run for a connection stays in VmRSS
+			 * as clean shared file pages; what a leak or fragmentation
+			 * would keep is anonymous: both are reported. */
 			anon_after = proc_status_kb(opt.pids[0], "RssAnon");
 		}
 	}
