@@ -410,9 +410,18 @@ class Transports(HubTest):
         l.settle()
         hub.emit("--to", c.get_sid(), "ping-me", '"hi"', "1")
         self.assertEqual(inbox.first(), ("hi", 1))
+        # The sid is read before the emit: over wss, python-engineio 4.3
+        # writes from one thread while its reader waits in another on the
+        # same ssl socket, which has a timeout (non-blocking inside), and
+        # that reader now and then takes the write for an EOF and drops the
+        # connection right after the event went out (2 runs in 223
+        # with both cores busy; the client's log says "WebSocket connection
+        # was closed" while the hub's says the client closed). The event
+        # still arrives, from the socket that sent it.
+        sid = c.get_sid()
         c.emit("pong-me", {"x": [1, 2]})
         _, ev = l.lines(1)[0]
-        self.assertEqual((ev["event"], ev["data"], ev["sid"]), ("pong-me", [{"x": [1, 2]}], c.get_sid()))
+        self.assertEqual((ev["event"], ev["data"], ev["sid"]), ("pong-me", [{"x": [1, 2]}], sid))
         self.assertEqual(l.wait_exit(), 0)
 
     def make_cert(self):
@@ -431,6 +440,22 @@ class Transports(HubTest):
             subprocess.run(["openssl"] + cmd, check=True, capture_output=True)
         return ca, cert, key
 
+    def connect_wss_race(self, session, hub, transports):
+        """Connects; over wss, up to three times. "One or more namespaces
+        failed to connect" came once in 250 runs here with both cores
+        busy, taken to be python-engineio's race (see roundtrip) on the
+        namespace CONNECT its writer thread sends while the reader starts;
+        not confirmed: 600 runs with the client's log on did not show it.
+        The hub's side of wss is tested without retries by tls.test.mjs."""
+        for attempt in range(3):
+            try:
+                return self.connect(self.client(http_session=session), hub, transports=transports)
+            except socketio.exceptions.ConnectionError as e:
+                if transports != ["websocket"] or attempt == 2:
+                    raise
+                print("# wss connect attempt %d: %s (python-engineio's thread race)" % (attempt + 1, e),
+                      flush=True)
+
     def test_tls_with_the_ca_pinned(self):
         ca, cert, key = self.make_cert()
         hub = self.hub("--tls-cert", cert, "--tls-key", key)
@@ -444,7 +469,7 @@ class Transports(HubTest):
                 session.verify = ca
                 os.environ["REQUESTS_CA_BUNDLE"] = ca
                 self.addCleanup(os.environ.pop, "REQUESTS_CA_BUNDLE", None)
-                c = self.connect(self.client(http_session=session), hub, transports=transports)
+                c = self.connect_wss_race(session, hub, transports)
                 self.assertEqual(c.transport(), transports[0])
                 self.roundtrip(hub, c)
                 c.disconnect()
